@@ -1,0 +1,3 @@
+module vulcan/go-compat
+
+go 1.21
