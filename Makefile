@@ -1,33 +1,40 @@
 # vulcan-guest — build, test and package the guest agent.
 #
 # Targets:
-#   make deps       install npm dependencies from the lockfile (npm ci), once per lockfile change
+#   make deps       install npm dependencies exactly as locked (npm ci), again only when the lockfile changes
 #   make build      compile shared/ (ESM + .d.ts in shared/dist) and type-check agent/ and test/
-#   make agent      bundle the agent into build/vulcan-guest.mjs (one script, run with node)
+#   make agent      the single-file binary build/vulcan-guest (Node SEA: pinned Node 24 + bundled agent
+#                   + native addons), plus the development bundle build/vulcan-guest.cjs and build/pid1.node
 #   make lint       biome: lint + format check of every TypeScript/JSON file
 #   make typecheck  tsc -b over all projects (strict, noUncheckedIndexedAccess)
-#   make test       lint, type-check, build the agent, then every vitest test (unit + integration,
-#                   plus the Go byte-compatibility round trip when `go` is installed)
+#   make test       lint, type-check, build the agent, then every vitest test against the built binary
+#                   (unit + integration, PID 1 mode when root, the Go byte-compatibility round trip
+#                   when `go` is installed)
+#   make bench      start-up time and idle memory of the binary vs a bare Node (test/bench/), JSON in build/bench/
 #   make format     rewrite files with biome's formatter
 #   make clean      remove build outputs (build/, */dist)
 #
 # Knobs (override on the command line, e.g. `make test VITEST_ARGS=test/shared`):
-#   NPM          npm binary                               (default: npm)
-#   VITEST_ARGS  extra arguments/filters passed to vitest (default: none)
+#   NPM          npm binary                                  (default: npm)
+#   VITEST_ARGS  extra arguments or file filters for vitest  (default: none)
+#   BENCH_RUNS   repetitions per side in `make bench`        (default: 15)
+#   CC           C compiler for agent/native/pid1.c          (default: gcc)
 
 NPM ?= npm
 VITEST_ARGS ?=
+BENCH_RUNS ?= 15
 NODE_BIN := node_modules/.bin
+DEPS_STAMP := node_modules/.installed
 
-AGENT_SOURCES := $(shell find agent/src shared/src -name '*.ts' 2>/dev/null)
+AGENT_SOURCES := $(shell find agent/src shared/src -name '*.ts' 2>/dev/null) agent/native/pid1.c agent/build.mjs
 
-.PHONY: deps build agent lint typecheck test format clean
+.PHONY: deps build agent lint typecheck test bench format clean
 
-node_modules/.installed: package-lock.json package.json shared/package.json agent/package.json
+$(DEPS_STAMP): package-lock.json package.json shared/package.json agent/package.json
 	$(NPM) ci --no-audit --no-fund
 	touch $@
 
-deps: node_modules/.installed
+deps: $(DEPS_STAMP)
 
 build typecheck: deps
 	$(NODE_BIN)/tsc -b
@@ -38,13 +45,19 @@ lint: deps
 format: deps
 	$(NODE_BIN)/biome format --write .
 
-agent: build/vulcan-guest.mjs
-
-build/vulcan-guest.mjs: node_modules/.installed $(AGENT_SOURCES) agent/build.mjs
+build/vulcan-guest.cjs build/pid1.node &: $(DEPS_STAMP) $(AGENT_SOURCES) package.json
 	node agent/build.mjs
+
+build/vulcan-guest: build/vulcan-guest.cjs build/pid1.node agent/sea.mjs agent/node-options.json
+	node agent/sea.mjs
+
+agent: build/vulcan-guest
 
 test: lint typecheck agent
 	$(NODE_BIN)/vitest run --config test/vitest.config.ts $(VITEST_ARGS)
+
+bench: agent
+	node test/bench/startup-memory.mjs --runs $(BENCH_RUNS)
 
 clean:
 	rm -rf build shared/dist agent/dist

@@ -10,5 +10,5 @@ export * from './config.js';
 export * from './constants.js';
 export * from './errors.js';
 export * from './framing.js';
-export { goJSONStringify } from './gojson.js';
+export { goJSONStringify, goQuote } from './gojson.js';
 export * from './protocol.js';

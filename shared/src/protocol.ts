@@ -1,7 +1,7 @@
 import * as v from 'valibot';
 import { isRuntime, MAX_TIMEOUT_S, type Runtime, SUPPORTED_RUNTIMES } from './constants.js';
 import { type ErrorCode, VulcanError } from './errors.js';
-import { goJSONStringify } from './gojson.js';
+import { goJSONStringify, goQuote } from './gojson.js';
 
 /**
  * Wire types (PROTOCOL.md §3–4). Property names are the exact JSON keys; byte
@@ -246,6 +246,16 @@ function orderedLog(message: LogMessage): Record<string, unknown> {
   if (message.line !== '') wire.line = message.line;
   if (message.stream !== undefined) wire.stream = message.stream;
   return wire;
+}
+
+/**
+ * The JSON text of a log message, byte-identical to `encodeMessage` of the same
+ * message, without building an object: the hot path of streaming. `line` must
+ * be well-formed UTF-16 (true of any text decoded from bytes).
+ */
+export function logMessageJSON(line: string, stream?: LogStream): string {
+  const tail = stream === undefined ? '}' : `,"stream":"${stream}"}`;
+  return line === '' ? `{"type":"log"${tail}` : `{"type":"log","line":${goQuote(line)}${tail}`;
 }
 
 /** Encodes a guest message with Go's key order, omitempty rules and escapes. */

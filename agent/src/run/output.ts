@@ -1,0 +1,179 @@
+/**
+ * Turning a pipe's bytes into lines and into the capped copies the result carries.
+ * Everything here is bounded: a line is at most `maxLineBytes`, and the captures
+ * keep a head and a tail of fixed size whatever the volume of output.
+ */
+
+/** Index where a cut of `buf` at `at` does not split a UTF-8 sequence (backs off at most 3 bytes). */
+export function utf8Boundary(buf: Buffer, at: number): number {
+  if (at >= buf.length) return buf.length;
+  let cut = at;
+  // Step back over continuation bytes (10xxxxxx) so the cut lands on a sequence start.
+  while (cut > at - 3 && cut > 0 && ((buf[cut] as number) & 0xc0) === 0x80) cut--;
+  return cut > 0 ? cut : at;
+}
+
+/**
+ * Splits a byte stream into lines. A line ends at `\n` (a `\r` before it is
+ * dropped, like Go's bufio.ScanLines); a line longer than `maxLineBytes` is
+ * emitted in pieces cut at UTF-8 boundaries. Bytes that are not valid UTF-8
+ * become U+FFFD. `end()` delivers a last line that had no newline.
+ */
+export class LineSplitter {
+  #parts: Buffer[] = [];
+  #length = 0;
+
+  constructor(
+    private readonly maxLineBytes: number,
+    private readonly onLine: (line: string, bytes: number) => void,
+  ) {}
+
+  push(chunk: Buffer): void {
+    let start = 0;
+    for (;;) {
+      const newline = chunk.indexOf(0x0a, start);
+      if (newline < 0) break;
+      this.#append(chunk.subarray(start, newline));
+      this.#emit(true);
+      start = newline + 1;
+    }
+    if (start < chunk.length) this.#append(chunk.subarray(start));
+  }
+
+  end(): void {
+    if (this.#length > 0) this.#emit(false);
+  }
+
+  #append(bytes: Buffer): void {
+    if (bytes.length === 0) return;
+    this.#parts.push(bytes);
+    this.#length += bytes.length;
+    while (this.#length > this.maxLineBytes) {
+      const all = this.#take();
+      const cut = utf8Boundary(all, this.maxLineBytes);
+      this.onLine(all.subarray(0, cut).toString('utf8'), cut);
+      this.#parts = [all.subarray(cut)];
+      this.#length = all.length - cut;
+    }
+  }
+
+  #take(): Buffer {
+    const all = this.#parts.length === 1 ? (this.#parts[0] as Buffer) : Buffer.concat(this.#parts, this.#length);
+    this.#parts = [];
+    this.#length = 0;
+    return all;
+  }
+
+  #emit(newline: boolean): void {
+    const all = this.#take();
+    const end = newline && all[all.length - 1] === 0x0d ? all.length - 1 : all.length;
+    this.onLine(all.subarray(0, end).toString('utf8'), all.length + (newline ? 1 : 0));
+  }
+}
+
+/**
+ * Keeps the first `head` and the last `tail` bytes of a stream, and counts all
+ * of them. The tail is a fixed ring buffer, so capturing costs no allocation per
+ * chunk and nothing lingers for the garbage collector, whatever the volume.
+ */
+export class ByteCapture {
+  readonly #head: Buffer;
+  #headLength = 0;
+  #ring: Buffer | undefined;
+  /** Bytes written to the ring so far (its write position is this modulo its size). */
+  #ringWritten = 0;
+  total = 0;
+
+  constructor(
+    headBytes: number,
+    private readonly tailBytes: number,
+  ) {
+    this.#head = Buffer.alloc(headBytes);
+  }
+
+  push(chunk: Buffer): void {
+    this.total += chunk.length;
+    let rest = chunk;
+    if (this.#headLength < this.#head.length) {
+      const take = rest.copy(
+        this.#head,
+        this.#headLength,
+        0,
+        Math.min(rest.length, this.#head.length - this.#headLength),
+      );
+      this.#headLength += take;
+      rest = rest.subarray(take);
+    }
+    if (rest.length === 0 || this.tailBytes === 0) return;
+    this.#ring ??= Buffer.alloc(this.tailBytes);
+    const ring = this.#ring;
+    if (rest.length > ring.length) rest = rest.subarray(rest.length - ring.length);
+    let at = this.#ringWritten % ring.length;
+    let offset = 0;
+    while (offset < rest.length) {
+      const n = rest.copy(ring, at, offset, Math.min(rest.length, offset + ring.length - at));
+      offset += n;
+      at = (at + n) % ring.length;
+    }
+    this.#ringWritten += rest.length;
+  }
+
+  /** Bytes dropped between head and tail. */
+  get omitted(): number {
+    return this.total - this.#headLength - Math.min(this.#ringWritten, this.tailBytes);
+  }
+
+  get truncated(): boolean {
+    return this.omitted > 0;
+  }
+
+  head(): Buffer {
+    return this.#head.subarray(0, this.#headLength);
+  }
+
+  /** The kept tail bytes, oldest first. */
+  tail(): Buffer {
+    const ring = this.#ring;
+    if (!ring || this.#ringWritten === 0) return Buffer.alloc(0);
+    if (this.#ringWritten <= ring.length) return ring.subarray(0, this.#ringWritten);
+    const at = this.#ringWritten % ring.length;
+    return Buffer.concat([ring.subarray(at), ring.subarray(0, at)]);
+  }
+
+  /** The kept text; when bytes were dropped, a marker line says how many. */
+  text(): string {
+    const head = this.head();
+    const tail = this.tail();
+    if (this.omitted <= 0) return Buffer.concat([head, tail]).toString('utf8');
+    const headText = head.subarray(0, utf8Boundary(head, head.length)).toString('utf8');
+    const tailText = tail.subarray(utf8Boundary(tail, 0)).toString('utf8');
+    return `${headText}\n[vulcan-guest: ${this.omitted} bytes omitted]\n${tailText}`;
+  }
+
+  /**
+   * The kept bytes as lines, split exactly as they were streamed. When bytes were
+   * dropped, the tail's first (partial) line is dropped too and a marker line
+   * takes the place of everything omitted.
+   */
+  lines(maxLineBytes: number): string[] {
+    const out: string[] = [];
+    const split = (bytes: Buffer): void => {
+      const splitter = new LineSplitter(maxLineBytes, (line) => out.push(line));
+      splitter.push(bytes);
+      splitter.end();
+    };
+    if (this.omitted <= 0) {
+      split(Buffer.concat([this.head(), this.tail()]));
+      return out;
+    }
+    const head = this.head();
+    const lastNewline = head.lastIndexOf(0x0a);
+    split(head.subarray(0, lastNewline + 1));
+    const tail = this.tail();
+    const firstNewline = tail.indexOf(0x0a);
+    const dropped = head.length - (lastNewline + 1) + (firstNewline + 1) + this.omitted;
+    out.push(`[vulcan-guest: ${dropped} bytes omitted]`);
+    split(tail.subarray(firstNewline + 1));
+    return out;
+  }
+}

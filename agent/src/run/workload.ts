@@ -1,0 +1,334 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
+import path from 'node:path';
+import type { Writable } from 'node:stream';
+import {
+  DEFAULT_TIMEOUT_S,
+  type ErrorCode,
+  type GuestRequest,
+  type GuestResponse,
+  isVulcanError,
+  type LogStream,
+  type RunStatus,
+} from '@vulcan/shared';
+import { log } from '../log.js';
+import { GarbageBudget } from '../memory.js';
+import { LIMITS } from '../options.js';
+import { trackChild, untrackChild } from '../pid1.js';
+import type { FrameSender } from '../sender.js';
+import { materialise, resetDir } from '../workspace/workspace.js';
+import type { CgroupStats, Cgroups, WorkloadCgroup } from './cgroup.js';
+import { WORKLOAD_PATH, workloadEnv } from './environment.js';
+import type { Identity } from './identity.js';
+import { ByteCapture, LineSplitter } from './output.js';
+import { findOnPath, RUNTIMES } from './runtimes.js';
+import { killUser } from './sweep.js';
+
+/** What a run needs from the agent. */
+export interface RunContext {
+  readonly workDir: string;
+  readonly scratchDir: string;
+  readonly goCache: string;
+  readonly defaultTimeoutS: number;
+  readonly identity: Identity | null;
+  readonly cgroups: Cgroups | null;
+  /** cgroup memory.max for workloads, when known. */
+  readonly memoryMaxBytes: number | undefined;
+}
+
+/**
+ * Started by /bin/sh as the workload user: waits on fd 3 until the agent has put
+ * it into its cgroup, so not one instruction of the workload runs outside it;
+ * makes itself the OOM killer's first choice (the agent is its last); then execs.
+ */
+const WRAPPER = 'read -r _ <&3 || exit 125; exec 3<&-; echo 1000 >/proc/self/oom_score_adj 2>/dev/null; exec "$@"';
+
+/** Exit code reported for a timeout, as timeout(1) does. */
+export const TIMEOUT_EXIT_CODE = 124;
+
+const STATUS_OF: Partial<Record<ErrorCode, RunStatus>> = {
+  E_BAD_REQUEST: 'bad_request',
+  E_PATH_ESCAPE: 'bad_request',
+  E_ARCHIVE_INVALID: 'bad_request',
+  E_ARCHIVE_UNSAFE_ENTRY: 'bad_request',
+  E_ARCHIVE_TOO_LARGE: 'bad_request',
+  E_BAD_JSON: 'bad_request',
+  E_FRAME_TOO_LARGE: 'bad_request',
+  E_FRAME_TRUNCATED: 'bad_request',
+};
+
+/** A result for a run that failed before (or instead of) running the program. */
+export function failureResponse(code: ErrorCode, message: string): GuestResponse {
+  return {
+    exit_code: 1,
+    output: '',
+    error: message,
+    status: STATUS_OF[code] ?? 'internal_error',
+    error_code: code,
+  };
+}
+
+/** Turns anything thrown while preparing a run into a failure result. */
+export function failureFrom(error: unknown): GuestResponse {
+  if (isVulcanError(error)) return failureResponse(error.code, error.message);
+  const message = (error as Error)?.message ?? String(error);
+  return failureResponse('E_INTERNAL', `internal error: ${message}`);
+}
+
+function signalNumber(name: NodeJS.Signals): number {
+  return osConstants.signals[name] ?? 0;
+}
+
+/** Per-run HOME (and TMPDIR inside it) under the scratch dir, emptied like the work dir. */
+async function prepareHome(scratchDir: string, identity: Identity | null): Promise<string> {
+  await mkdir(scratchDir, { recursive: true, mode: 0o755 });
+  const home = path.join(scratchDir, 'home');
+  await resetDir(home, identity);
+  await resetDir(path.join(home, 'tmp'), identity);
+  return home;
+}
+
+interface Outcome {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/**
+ * Runs one request from start to result: prepares the work dir, spawns the
+ * runtime as the workload user in its own process group and cgroup, streams
+ * every line through `sender`, enforces the timeout, and kills everything the
+ * workload started before returning. Never throws: failures are results.
+ */
+export async function runWorkload(
+  request: GuestRequest,
+  context: RunContext,
+  sender: FrameSender,
+  hostGone: AbortSignal,
+): Promise<GuestResponse> {
+  const spec = RUNTIMES[request.runtime];
+  if (!findOnPath(spec.binary, WORKLOAD_PATH)) {
+    return failureResponse(
+      'E_SPAWN',
+      `runtime ${request.runtime} is not available: ${spec.binary} not found in this image`,
+    );
+  }
+  let home: string;
+  let entrypoint: string;
+  try {
+    await resetDir(context.workDir, context.identity);
+    home = await prepareHome(context.scratchDir, context.identity);
+    ({ entrypoint } = await materialise(request, context.workDir, context.identity));
+  } catch (error) {
+    if (isVulcanError(error)) return failureFrom(error);
+    return failureResponse('E_WORKSPACE', `cannot prepare ${context.workDir}: ${(error as Error).message}`);
+  }
+  const command = spec.command({ workDir: context.workDir, entrypoint, scratch: path.join(home, 'tmp') });
+  const env = workloadEnv({
+    user: context.identity?.name ?? process.env.USER ?? 'root',
+    home,
+    goCache: context.goCache,
+    extra: request.env,
+  });
+
+  let cgroup: WorkloadCgroup | null = null;
+  try {
+    cgroup = context.cgroups?.create({ memoryMaxBytes: context.memoryMaxBytes, pidsMax: LIMITS.maxPids }) ?? null;
+  } catch (error) {
+    log('warn', `no cgroup for this run: ${(error as Error).message}`);
+  }
+  const timeoutS = request.timeout_s > 0 ? request.timeout_s : context.defaultTimeoutS || DEFAULT_TIMEOUT_S;
+  try {
+    return await supervise({ request, context, sender, hostGone, command, env, cgroup, timeoutS });
+  } finally {
+    await cgroup?.remove();
+  }
+}
+
+interface SuperviseInput {
+  request: GuestRequest;
+  context: RunContext;
+  sender: FrameSender;
+  hostGone: AbortSignal;
+  command: { file: string; args: readonly string[] };
+  env: Record<string, string>;
+  cgroup: WorkloadCgroup | null;
+  timeoutS: number;
+}
+
+async function supervise(input: SuperviseInput): Promise<GuestResponse> {
+  const { context, sender, hostGone, cgroup, timeoutS } = input;
+  const started = process.hrtime.bigint();
+  const identity = context.identity;
+  let child: ChildProcess;
+  try {
+    child = spawn('/bin/sh', ['-c', WRAPPER, 'vulcan-workload', input.command.file, ...input.command.args], {
+      cwd: context.workDir,
+      env: input.env,
+      detached: true, // setsid: own session and process group, so one kill reaches the whole tree
+      stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
+      ...(identity ? { uid: identity.uid, gid: identity.gid } : {}),
+    });
+  } catch (error) {
+    return failureResponse('E_SPAWN', `cannot start ${input.command.file}: ${(error as Error).message}`);
+  }
+
+  trackChild(child.pid);
+  const exited = new Promise<Outcome | Error>((resolve) => {
+    child.once('exit', (code, signal) => {
+      untrackChild(child.pid);
+      resolve({ code, signal });
+    });
+    child.once('error', (error) => resolve(error));
+  });
+  const pid = child.pid;
+  const killTree = (): void => {
+    cgroup?.kill();
+    if (pid !== undefined) {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        // The group is gone.
+      }
+    }
+    if (!cgroup && identity) killUser(identity.uid);
+  };
+
+  // Output: every line streams as a log message; the result keeps capped copies.
+  const stdoutCapture = new ByteCapture(LIMITS.outputHeadBytes, LIMITS.outputTailBytes);
+  const stderrCapture = new ByteCapture(LIMITS.logLinesHeadBytes, LIMITS.logLinesTailBytes);
+  const emit = (stream: LogStream) => (line: string) => sender.sendLog(line, stream);
+  const stdoutLines = new LineSplitter(LIMITS.maxLineBytes, emit('stdout'));
+  const stderrLines = new LineSplitter(LIMITS.maxLineBytes, emit('stderr'));
+  const pipes = [child.stdout, child.stderr].filter((p) => p !== null);
+  const garbage = new GarbageBudget(LIMITS.gcEveryBytes);
+  let paused = false;
+  const throttle = (): void => {
+    // Backpressure: a host that reads slowly slows the program down instead of growing our memory.
+    if (paused || !sender.congested) return;
+    paused = true;
+    for (const pipe of pipes) pipe.pause();
+    sender.onDrain(() => {
+      paused = false;
+      for (const pipe of pipes) pipe.resume();
+    });
+  };
+  child.stdout?.on('data', (chunk: Buffer) => {
+    stdoutCapture.push(chunk);
+    stdoutLines.push(chunk);
+    garbage.add(chunk.length);
+    throttle();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderrCapture.push(chunk);
+    stderrLines.push(chunk);
+    garbage.add(chunk.length);
+    throttle();
+  });
+  const pipesClosed = Promise.all(pipes.map((p) => new Promise<void>((resolve) => p.once('close', () => resolve()))));
+
+  let timedOut = false;
+  let setupError: Error | undefined;
+  if (pid !== undefined) {
+    try {
+      cgroup?.add(pid);
+    } catch (error) {
+      setupError = error as Error;
+      killTree();
+    }
+    const go = child.stdio[3] as Writable | null;
+    go?.on('error', () => undefined);
+    go?.end('\n');
+    feedStdin(child, input.request.input);
+  }
+  const timer = setTimeout(() => {
+    timedOut = true;
+    killTree();
+  }, timeoutS * 1000);
+  const onHostGone = (): void => killTree();
+  hostGone.addEventListener('abort', onHostGone, { once: true });
+
+  const outcome = await exited;
+  clearTimeout(timer);
+  hostGone.removeEventListener('abort', onHostGone);
+  const durationMs = Number((process.hrtime.bigint() - started) / 1_000_000n);
+  // Whatever the main process left behind (a `go run` grandchild, a daemon) dies with it.
+  killTree();
+  await Promise.race([pipesClosed, new Promise((resolve) => setTimeout(resolve, LIMITS.pipeDrainMs))]);
+  for (const pipe of pipes) pipe.destroy();
+  stdoutLines.end();
+  stderrLines.end();
+  const stats = cgroup?.stats() ?? {};
+
+  if (outcome instanceof Error) {
+    return failureResponse('E_SPAWN', `cannot start ${input.command.file}: ${outcome.message}`);
+  }
+  if (setupError)
+    return failureResponse('E_INTERNAL', `cannot place the workload in its cgroup: ${setupError.message}`);
+  return {
+    ...describeOutcome(outcome, { timedOut, timeoutS, stats, memoryMaxBytes: context.memoryMaxBytes }),
+    output: stdoutCapture.text(),
+    log_lines: stderrCapture.lines(LIMITS.maxLineBytes),
+    duration_ms: durationMs,
+    truncated: stdoutCapture.truncated || stderrCapture.truncated,
+  };
+}
+
+function feedStdin(child: ChildProcess, input: Uint8Array | undefined): void {
+  const stdin = child.stdin;
+  if (!stdin) return;
+  // A program that exits without reading its stdin makes this write fail with EPIPE: not an error of ours.
+  stdin.on('error', () => undefined);
+  if (input && input.byteLength > 0) stdin.end(input);
+  else stdin.end();
+}
+
+interface OutcomeFacts {
+  timedOut: boolean;
+  timeoutS: number;
+  stats: CgroupStats;
+  memoryMaxBytes: number | undefined;
+}
+
+/** Exit code, status word and error sentence for how the program ended. */
+export function describeOutcome(
+  outcome: Outcome,
+  facts: OutcomeFacts,
+): Pick<GuestResponse, 'exit_code' | 'error' | 'status' | 'error_code' | 'timed_out' | 'signal'> {
+  const { code, signal } = outcome;
+  if (facts.timedOut) {
+    return {
+      exit_code: TIMEOUT_EXIT_CODE,
+      error: `timed out after ${facts.timeoutS}s`,
+      status: 'timeout',
+      error_code: 'E_TIMEOUT',
+      timed_out: true,
+      ...(signal ? { signal } : {}),
+    };
+  }
+  if (signal) {
+    const number = signalNumber(signal);
+    const oom = (facts.stats.oomKills ?? 0) > 0 && signal === 'SIGKILL';
+    const limit =
+      facts.memoryMaxBytes === undefined ? '' : ` (memory limit ${Math.round(facts.memoryMaxBytes / 1048576)} MiB)`;
+    return {
+      exit_code: 128 + number,
+      error: oom ? `killed by the OOM killer${limit}` : `killed by signal ${number} (${signal})`,
+      status: oom ? 'oom' : 'signal',
+      error_code: 'E_SIGNAL',
+      timed_out: false,
+      signal,
+    };
+  }
+  const exitCode = code ?? 1;
+  if (exitCode === 0) return { exit_code: 0, status: 'ok', timed_out: false };
+  const pids = (facts.stats.pidsMaxHits ?? 0) > 0;
+  const oom = (facts.stats.oomKills ?? 0) > 0;
+  return {
+    exit_code: exitCode,
+    error: `exit status ${exitCode}`,
+    status: oom ? 'oom' : pids ? 'pids_limit' : 'exit_nonzero',
+    error_code: 'E_EXIT_NONZERO',
+    timed_out: false,
+  };
+}
