@@ -11,6 +11,13 @@
 #                   (unit + integration, PID 1 mode when root, the Go byte-compatibility round trip
 #                   when `go` is installed)
 #   make bench      start-up time and idle memory of the binary vs a bare Node (test/bench/), JSON in build/bench/
+#   make demo       the main job: build agent, kernel and python.ext4, boot a microVM, run a program in it
+#   make kernel     guest kernel build/kernel/{vmlinux,bzImage} from Debian's linux-source (cached)
+#   make images     build/images/{python,node,go}.ext4; one at a time: make image-python (cached)
+#   make verify-images  inspect every image with debugfs (agent, init, /work, user, runtime)
+#   make smoke      boot each image in a microVM and check the agent over real vsock
+#                   (make smoke RUNTIME=python for one image); console logs of failures in build/smoke/
+#   make system-deps  Debian packages for images and VMs (apt-get, as root) and vhost-device-vsock (cargo)
 #   make format     rewrite files with biome's formatter
 #   make clean      remove build outputs (build/, */dist)
 #
@@ -19,16 +26,24 @@
 #   VITEST_ARGS  extra arguments or file filters for vitest  (default: none)
 #   BENCH_RUNS   repetitions per side in `make bench`        (default: 15)
 #   CC           C compiler for agent/native/pid1.c          (default: gcc)
+#   RUNTIME      images for smoke/images targets             (default: python node go)
+#   VULCAN_CACHE cache of kernels, images, tools, outside the checkout (default: /var/cache/vulcan-guest)
+#   VHOST_DEVICE_VSOCK_VERSION  pinned crate version         (default: 0.3.0)
 
 NPM ?= npm
 VITEST_ARGS ?=
 BENCH_RUNS ?= 15
+RUNTIME ?= python node go
+VULCAN_CACHE ?= /var/cache/vulcan-guest
+VHOST_DEVICE_VSOCK_VERSION ?= 0.3.0
+VHOST_DEVICE_VSOCK := $(VULCAN_CACHE)/tools/vhost-device-vsock-$(VHOST_DEVICE_VSOCK_VERSION)/bin/vhost-device-vsock
+export VULCAN_CACHE
 NODE_BIN := node_modules/.bin
 DEPS_STAMP := node_modules/.installed
 
 AGENT_SOURCES := $(shell find agent/src shared/src -name '*.ts' 2>/dev/null) agent/native/pid1.c agent/build.mjs
 
-.PHONY: deps build agent lint typecheck test bench format clean
+.PHONY: deps build agent lint typecheck test bench format clean system-deps kernel images verify-images smoke demo
 
 $(DEPS_STAMP): package-lock.json package.json shared/package.json agent/package.json
 	$(NPM) ci --no-audit --no-fund
@@ -58,6 +73,32 @@ test: lint typecheck agent
 
 bench: agent
 	node test/bench/startup-memory.mjs --runs $(BENCH_RUNS)
+
+system-deps:
+	rootfs-build/install-deps.sh --vhost-device-vsock $(VHOST_DEVICE_VSOCK_VERSION) $(dir $(patsubst %/,%,$(dir $(VHOST_DEVICE_VSOCK))))
+
+$(VHOST_DEVICE_VSOCK):
+	$(MAKE) system-deps
+
+kernel: system-deps
+	rootfs-build/kernel.sh build/kernel
+
+# The image script keeps its own input-keyed cache: running it when nothing changed costs a hash.
+image-%: agent system-deps
+	rootfs-build/image.sh $* build/images
+
+images: $(addprefix image-,$(RUNTIME))
+
+verify-images: images
+	rootfs-build/verify-images.sh $(addprefix build/images/,$(addsuffix .ext4,$(RUNTIME)))
+
+smoke: build kernel images $(VHOST_DEVICE_VSOCK)
+	rootfs-build/verify-images.sh $(addprefix build/images/,$(addsuffix .ext4,$(RUNTIME)))
+	RUNTIME="$(shell echo $(RUNTIME) | tr ' ' ',')" VHOST_DEVICE_VSOCK=$(VHOST_DEVICE_VSOCK) \
+	  $(NODE_BIN)/vitest run --config test/smoke/vitest.config.ts
+
+demo: build kernel image-python $(VHOST_DEVICE_VSOCK)
+	VHOST_DEVICE_VSOCK=$(VHOST_DEVICE_VSOCK) node --import tsx test/smoke/demo.ts
 
 clean:
 	rm -rf build shared/dist agent/dist

@@ -11,6 +11,8 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
+    // The in-VM smoke test has its own config (test/smoke/vitest.config.ts): make smoke.
+    exclude: ['test/smoke/**', '**/node_modules/**'],
     // Integration tests spawn real processes; keep them from starving each other on 2 cores.
     fileParallelism: true,
     maxWorkers: 2,

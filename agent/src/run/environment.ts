@@ -34,6 +34,7 @@ export function workloadEnv({ user, home, goCache, extra }: EnvironmentInputs): 
     GOPATH: path.join(home, 'go'),
     GOTOOLCHAIN: 'local',
     GOPROXY: 'off',
+    GOTELEMETRY: 'off',
     GOFLAGS: '-buildvcs=false',
     CGO_ENABLED: '0',
     ...extra,
