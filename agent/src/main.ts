@@ -36,6 +36,7 @@ async function main(): Promise<void> {
     identity,
     cgroups,
     memoryMaxBytes,
+    pids: cgroups?.controllers.has('pids') ?? false,
   });
   const listener = await listen(options.listen, (socket) => server.handle(socket));
   const isolation = [

@@ -48,12 +48,10 @@ export const DEFAULT_OPTIONS: Readonly<AgentOptions> = Object.freeze({
 export const LIMITS = Object.freeze({
   /** A line longer than this is split into several log messages. */
   maxLineBytes: 64 * 1024,
-  /** Bytes of stdout kept at the start and at the end of `output`. */
-  outputHeadBytes: 512 * 1024,
-  outputTailBytes: 512 * 1024,
-  /** Bytes of stderr lines kept at the start and at the end of `log_lines`. */
-  logLinesHeadBytes: 256 * 1024,
-  logLinesTailBytes: 256 * 1024,
+  /** Bytes of stdout kept in `output` (half head, half tail): default and maximum. */
+  maxOutputBytes: 1024 * 1024,
+  /** Bytes of stderr kept in `log_lines` (half head, half tail): default and maximum. */
+  maxLogBytes: 512 * 1024,
   /** Archive caps (tar bombs): total bytes of all entries, and entry count. */
   maxArchiveBytes: 256 * 1024 * 1024,
   maxArchiveEntries: 10_000,
@@ -69,6 +67,14 @@ export const LIMITS = Object.freeze({
   pipeDrainMs: 2_000,
   /** Memory kept for the agent and the kernel when limiting a workload's cgroup. */
   agentReserveBytes: 48 * 1024 * 1024,
-  /** Processes a workload may have (cgroup pids.max). */
-  maxPids: 512,
+  /** Processes a workload may have (cgroup pids.max): default and the most a request may ask. */
+  defaultPids: 512,
+  maxPids: 4096,
+  /** Largest file a workload may write (RLIMIT_FSIZE): default and maximum. */
+  defaultFileBytes: 128 * 1024 * 1024,
+  maxFileBytes: 1024 * 1024 * 1024,
+  /** Output streamed as log messages per run: default and maximum. A host that knows no
+   * extension (the Go host) gets everything up to the maximum. */
+  defaultStreamBytes: 1024 * 1024 * 1024,
+  maxStreamBytes: 1024 * 1024 * 1024,
 });

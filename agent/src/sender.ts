@@ -42,6 +42,8 @@ export class FrameSender {
   #drainWaiters: (() => void)[] = [];
   #idleWaiters: (() => void)[] = [];
   #closed = false;
+  /** Lines sent so far on this connection: each log message's `seq`. */
+  #seq = 0;
 
   constructor(
     private readonly socket: net.Socket,
@@ -70,10 +72,10 @@ export class FrameSender {
     return !this.closed && this.queuedBytes >= this.highWater;
   }
 
-  /** Queues one output line. */
+  /** Queues one output line, numbered in the order the agent saw it across both streams. */
   sendLog(line: string, stream: LogStream): void {
     if (this.closed) return;
-    const json = logMessageJSON(line, stream);
+    const json = logMessageJSON(line, stream, ++this.#seq);
     this.#queue(json, json.length);
   }
 

@@ -1,18 +1,20 @@
 import type net from 'node:net';
 import {
-  decodeRequest,
+  type AgentRequest,
+  decodeAgentRequest,
   FrameDecoder,
-  type GuestRequest,
   type GuestResponse,
   MAX_FRAME_BYTES,
   VulcanError,
 } from '@vulcan/shared';
 import { log } from './log.js';
 import { LIMITS } from './options.js';
+import { availableRuntimes } from './run/runtimes.js';
 import type { RunContext } from './run/workload.js';
 import { failureFrom, failureResponse, runWorkload } from './run/workload.js';
 import { FrameSender } from './sender.js';
 import { Slot } from './slot.js';
+import { AGENT_VERSION } from './version.js';
 
 /**
  * One connection, one workload (PROTOCOL.md §1): read one request frame, wait
@@ -51,7 +53,7 @@ export class Server {
     const hostGone = new AbortController();
     this.#live.add(hostGone);
     try {
-      let request: GuestRequest;
+      let request: AgentRequest;
       try {
         request = await readRequest(socket);
       } catch (error) {
@@ -59,6 +61,11 @@ export class Server {
         // A half-closed host can still read its answer; a vanished one cannot.
         if (sender.closed) socket.destroy();
         else await this.#answer(sender, failureFrom(error));
+        return;
+      }
+      if ('type' in request) {
+        // A health check: answered at once, without waiting for the workload slot.
+        await this.#answer(sender, ping());
         return;
       }
       // The host is gone when its side closes: the Go host never half-closes mid-run.
@@ -111,19 +118,32 @@ export class Server {
   }
 }
 
+/** The answer to a ping: version, uptime, and the runtimes this image really has. */
+function ping(): GuestResponse {
+  return {
+    exit_code: 0,
+    output: '',
+    status: 'ok',
+    agent_version: AGENT_VERSION,
+    node_version: process.version,
+    uptime_ms: Math.round(process.uptime() * 1000),
+    runtimes: availableRuntimes(),
+  };
+}
+
 /**
  * Reads exactly one request frame. Rejects with E_FRAME_TOO_LARGE (from the
  * header alone), E_FRAME_TRUNCATED, E_BAD_JSON, E_BAD_REQUEST, or
  * E_CONNECTION_CLOSED when the host leaves without sending anything.
  */
-export function readRequest(socket: net.Socket): Promise<GuestRequest> {
+export function readRequest(socket: net.Socket): Promise<AgentRequest> {
   return new Promise((resolve, reject) => {
     const decoder = new FrameDecoder(MAX_FRAME_BYTES);
     const timer = setTimeout(
       () => settle(new VulcanError('E_BAD_REQUEST', `no request received within ${LIMITS.requestTimeoutMs / 1000}s`)),
       LIMITS.requestTimeoutMs,
     );
-    const settle = (result: GuestRequest | Error): void => {
+    const settle = (result: AgentRequest | Error): void => {
       clearTimeout(timer);
       socket.off('data', onData).off('end', onEnd).off('close', onClose);
       socket.pause();
@@ -133,7 +153,7 @@ export function readRequest(socket: net.Socket): Promise<GuestRequest> {
     const onData = (chunk: Buffer): void => {
       try {
         const frame = decoder.push(chunk)[0];
-        if (frame !== undefined) settle(decodeRequest(frame));
+        if (frame !== undefined) settle(decodeAgentRequest(frame));
       } catch (error) {
         settle(error as Error);
       }

@@ -3,7 +3,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_VSOCK_PORT } from './constants.js';
 import { isVulcanError, VulcanError } from './errors.js';
 import { encodeFrame, FrameDecoder } from './framing.js';
-import { decodeMessage, encodeRequest, type GuestRequest, type GuestResponse, type LogMessage } from './protocol.js';
+import {
+  type AgentRequest,
+  decodeMessage,
+  encodePing,
+  encodeRequest,
+  type GuestRequest,
+  type GuestResponse,
+  type LogMessage,
+} from './protocol.js';
 
 /**
  * What a Node host needs to drive a guest agent. Two transports:
@@ -175,7 +183,7 @@ export async function dialGuest(options: DialOptions): Promise<GuestConnection> 
  */
 export function exchange(
   connection: GuestConnection,
-  request: GuestRequest,
+  request: AgentRequest,
   options: Omit<RunOptions, 'path'> = {},
 ): Promise<GuestResponse> {
   const { socket, pending } = connection;
@@ -218,7 +226,7 @@ export function exchange(
       }
     });
     try {
-      socket.write(encodeFrame(encodeRequest(request)));
+      socket.write(encodeFrame('type' in request ? encodePing() : encodeRequest(request)));
     } catch (error) {
       done = true;
       reject(error);
@@ -233,6 +241,12 @@ export function exchange(
 export async function runOnGuest(request: GuestRequest, options: RunOptions): Promise<GuestResponse> {
   const connection = await dialGuest(options);
   return exchange(connection, request, options);
+}
+
+/** Asks the agent for its version, uptime and runtimes without running anything (extension). */
+export async function pingGuest(options: DialOptions): Promise<GuestResponse> {
+  const connection = await dialGuest(options);
+  return exchange(connection, { type: 'ping' }, options);
 }
 
 export { isVulcanError };

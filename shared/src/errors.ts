@@ -30,6 +30,8 @@ export const ERROR_CODES = {
   E_TIMEOUT: 'the workload ran past its timeout and was killed',
   E_SIGNAL: 'the workload was ended by a signal',
   E_EXIT_NONZERO: 'the workload exited with a non-zero status',
+  E_OOM: 'the kernel OOM killer killed the workload at its memory limit',
+  E_PIDS_LIMIT: 'the workload hit its process limit',
   E_HOST_GONE: 'the host disconnected before the workload finished',
   E_SHUTDOWN: 'the agent is shutting down',
   E_INTERNAL: 'an unexpected failure inside the agent',

@@ -5,7 +5,7 @@
  */
 
 export type { DialOptions, GuestConnection, RunOptions, Transport } from './client.js';
-export { dialGuest, exchange, runOnGuest } from './client.js';
+export { dialGuest, exchange, pingGuest, runOnGuest } from './client.js';
 export * from './config.js';
 export * from './constants.js';
 export * from './errors.js';

@@ -8,8 +8,38 @@ import { goJSONStringify, goQuote } from './gojson.js';
  * fields (`code_archive`, `input`) are base64 text on the wire and bytes here.
  */
 
+/**
+ * Per-request limits (extension). Each is optional; absent or 0 means the agent's
+ * default, and each is clamped to the agent's maximum (README: protocol table).
+ */
+export interface RequestLimits {
+  /** cgroup memory.max of the workload, MiB. */
+  memory_mb?: number;
+  /** cgroup pids.max of the workload. */
+  max_pids?: number;
+  /** Largest file the workload may write (RLIMIT_FSIZE), bytes, rounded up to 512. */
+  max_file_bytes?: number;
+  /** Output bytes streamed as log messages; beyond it lines are only counted and captured. */
+  stream_limit_bytes?: number;
+  /** Bytes of stdout kept in `output` (half head, half tail). */
+  output_limit_bytes?: number;
+  /** Bytes of stderr kept in `log_lines` (half head, half tail). */
+  log_limit_bytes?: number;
+}
+
+/** The limits a run got, after defaults and clamping (extension, in the result). */
+export interface AppliedLimits {
+  timeout_s: number;
+  memory_mb?: number;
+  max_pids?: number;
+  max_file_bytes: number;
+  stream_limit_bytes: number;
+  output_limit_bytes: number;
+  log_limit_bytes: number;
+}
+
 /** Host → guest: one workload. */
-export interface GuestRequest {
+export interface GuestRequest extends RequestLimits {
   runtime: Runtime;
   /** Source of the entrypoint file (legacy: base64 of a tar.gz). */
   code: string;
@@ -24,6 +54,14 @@ export interface GuestRequest {
   /** Seconds; 0 means the agent's default. */
   timeout_s: number;
 }
+
+/** Host → guest (extension): a health check, answered at once with the agent's facts. */
+export interface PingRequest {
+  type: 'ping';
+}
+
+/** Everything the agent accepts on a connection. */
+export type AgentRequest = GuestRequest | PingRequest;
 
 /** Which pipe a log line came from (extension). */
 export type LogStream = 'stdout' | 'stderr';
@@ -59,8 +97,28 @@ export interface GuestResponse {
   signal?: string;
   /** Wall time from spawn to exit, in milliseconds. */
   duration_ms?: number;
-  /** `output` or `log_lines` lost bytes to the result caps. */
+  /** `output`, `log_lines` or the stream lost bytes to a cap. */
   truncated?: boolean;
+  /** Exact bytes the program wrote to stdout and to stderr. */
+  stdout_bytes?: number;
+  stderr_bytes?: number;
+  /** Which cap cut what: `output`, `log_lines`, the streamed lines. */
+  output_truncated?: boolean;
+  log_truncated?: boolean;
+  stream_truncated?: boolean;
+  /** CPU time of the whole process tree, user + system, ms (needs cgroup v2). */
+  cpu_ms?: number;
+  /** Peak memory of the workload, bytes (cgroup memory.peak). */
+  memory_peak_bytes?: number;
+  /** The kernel's OOM killer killed a process of the workload. */
+  oom_killed?: boolean;
+  /** The limits the run got. */
+  limits?: AppliedLimits;
+  /** Ping answers: the agent's version, its Node, its uptime and the runtimes this image has. */
+  agent_version?: string;
+  node_version?: string;
+  uptime_ms?: number;
+  runtimes?: string[];
 }
 
 /** One line of program output. `line` has no trailing newline. */
@@ -69,6 +127,8 @@ export interface LogMessage {
   line: string;
   /** Extension. */
   stream?: LogStream;
+  /** Extension: position of the line among all lines of the connection, from 1, across both streams. */
+  seq?: number;
 }
 
 /** The final message of a connection. */
@@ -96,6 +156,16 @@ const base64Bytes = v.pipe(
 );
 
 const noNul = (what: string) => v.check((text: string) => !text.includes('\0'), `${what} must not contain NUL`);
+
+/** A limit: a non-negative integer; 0 and null mean "the agent's default". */
+const limit = v.nullish(
+  v.pipe(
+    v.number('expected a non-negative integer'),
+    v.integer('expected a non-negative integer'),
+    v.minValue(0, 'must not be negative'),
+    v.maxValue(Number.MAX_SAFE_INTEGER, 'is too large'),
+  ),
+);
 
 const requestSchema = v.object({
   runtime: v.pipe(
@@ -126,7 +196,22 @@ const requestSchema = v.object({
     v.minValue(0, 'must not be negative'),
     v.maxValue(MAX_TIMEOUT_S, `must be at most ${MAX_TIMEOUT_S}`),
   ),
+  memory_mb: limit,
+  max_pids: limit,
+  max_file_bytes: limit,
+  stream_limit_bytes: limit,
+  output_limit_bytes: limit,
+  log_limit_bytes: limit,
 });
+
+const LIMIT_KEYS = [
+  'memory_mb',
+  'max_pids',
+  'max_file_bytes',
+  'stream_limit_bytes',
+  'output_limit_bytes',
+  'log_limit_bytes',
+] as const;
 
 const REQUEST_KEYS = Object.keys(requestSchema.entries);
 
@@ -185,7 +270,27 @@ export function toRequest(value: unknown): GuestRequest {
   if (parsed.input) request.input = parsed.input;
   if (parsed.env) request.env = parsed.env as Record<string, string>;
   if (parsed.entrypoint) request.entrypoint = parsed.entrypoint;
+  for (const key of LIMIT_KEYS) {
+    const value = parsed[key];
+    if (value) request[key] = value;
+  }
   return request;
+}
+
+/**
+ * Decodes what a connection carries: a run request (what the Go host sends, with
+ * no `type`) or a ping (`{"type":"ping"}`, extension). E_BAD_JSON / E_BAD_REQUEST otherwise.
+ */
+export function decodeAgentRequest(payload: Uint8Array | string): AgentRequest {
+  const value = parseJSON(payload);
+  const type = isPlainObject(value) ? foldKeys(value, ['type']).type : undefined;
+  if (type === 'ping') return { type: 'ping' };
+  if (type !== undefined && type !== null && type !== 'run') {
+    throw new VulcanError('E_BAD_REQUEST', `bad request: field type: unknown request type ${JSON.stringify(type)}`, {
+      field: 'type',
+    });
+  }
+  return toRequest(value);
 }
 
 /** Decodes one frame payload into a request: E_BAD_JSON or E_BAD_REQUEST on failure. */
@@ -211,7 +316,13 @@ export function encodeRequest(request: GuestRequest): Buffer {
   }
   if (request.entrypoint) wire.entrypoint = request.entrypoint;
   wire.timeout_s = request.timeout_s;
+  for (const key of LIMIT_KEYS) if (request[key]) wire[key] = request[key];
   return Buffer.from(goJSONStringify(wire), 'utf8');
+}
+
+/** Encodes a ping request. */
+export function encodePing(): Buffer {
+  return Buffer.from('{"type":"ping"}', 'utf8');
 }
 
 /** Key order of a response on the wire: Go's struct order, then the extensions. */
@@ -226,8 +337,30 @@ const RESPONSE_ORDER = [
   'signal',
   'duration_ms',
   'truncated',
+  'stdout_bytes',
+  'stderr_bytes',
+  'output_truncated',
+  'log_truncated',
+  'stream_truncated',
+  'cpu_ms',
+  'memory_peak_bytes',
+  'oom_killed',
+  'limits',
+  'agent_version',
+  'node_version',
+  'uptime_ms',
+  'runtimes',
 ] as const satisfies readonly (keyof GuestResponse)[];
 const OMIT_EMPTY: ReadonlySet<string> = new Set(['error', 'log_lines', 'status', 'error_code', 'signal']);
+const LIMITS_ORDER = [
+  'timeout_s',
+  'memory_mb',
+  'max_pids',
+  'max_file_bytes',
+  'stream_limit_bytes',
+  'output_limit_bytes',
+  'log_limit_bytes',
+] as const satisfies readonly (keyof AppliedLimits)[];
 
 function orderedResponse(response: GuestResponse): Record<string, unknown> {
   const wire: Record<string, unknown> = {};
@@ -235,7 +368,16 @@ function orderedResponse(response: GuestResponse): Record<string, unknown> {
     const value = response[key];
     if (value === undefined) continue;
     if (OMIT_EMPTY.has(key) && (value === '' || (Array.isArray(value) && value.length === 0))) continue;
-    wire[key] = value;
+    wire[key] = key === 'limits' ? orderedLimits(value as AppliedLimits) : value;
+  }
+  return wire;
+}
+
+function orderedLimits(limits: AppliedLimits): Record<string, number> {
+  const wire: Record<string, number> = {};
+  for (const key of LIMITS_ORDER) {
+    const value = limits[key];
+    if (value !== undefined) wire[key] = value;
   }
   return wire;
 }
@@ -245,6 +387,7 @@ function orderedLog(message: LogMessage): Record<string, unknown> {
   const wire: Record<string, unknown> = { type: 'log' };
   if (message.line !== '') wire.line = message.line;
   if (message.stream !== undefined) wire.stream = message.stream;
+  if (message.seq !== undefined) wire.seq = message.seq;
   return wire;
 }
 
@@ -253,8 +396,8 @@ function orderedLog(message: LogMessage): Record<string, unknown> {
  * message, without building an object: the hot path of streaming. `line` must
  * be well-formed UTF-16 (true of any text decoded from bytes).
  */
-export function logMessageJSON(line: string, stream?: LogStream): string {
-  const tail = stream === undefined ? '}' : `,"stream":"${stream}"}`;
+export function logMessageJSON(line: string, stream?: LogStream, seq?: number): string {
+  const tail = `${stream === undefined ? '' : `,"stream":"${stream}"`}${seq === undefined ? '' : `,"seq":${seq}`}}`;
   return line === '' ? `{"type":"log"${tail}` : `{"type":"log","line":${goQuote(line)}${tail}`;
 }
 
@@ -280,20 +423,37 @@ const responseSchema = v.object({
   signal: v.nullish(v.string('expected a string')),
   duration_ms: v.nullish(v.number('expected a number')),
   truncated: v.nullish(v.boolean('expected a boolean')),
+  stdout_bytes: v.nullish(v.number('expected a number')),
+  stderr_bytes: v.nullish(v.number('expected a number')),
+  output_truncated: v.nullish(v.boolean('expected a boolean')),
+  log_truncated: v.nullish(v.boolean('expected a boolean')),
+  stream_truncated: v.nullish(v.boolean('expected a boolean')),
+  cpu_ms: v.nullish(v.number('expected a number')),
+  memory_peak_bytes: v.nullish(v.number('expected a number')),
+  oom_killed: v.nullish(v.boolean('expected a boolean')),
+  limits: v.nullish(v.record(v.string(), v.number('expected a number'), 'expected an object of numbers')),
+  agent_version: v.nullish(v.string('expected a string')),
+  node_version: v.nullish(v.string('expected a string')),
+  uptime_ms: v.nullish(v.number('expected a number')),
+  runtimes: v.nullish(stringList),
 });
 const RESPONSE_KEYS = Object.keys(responseSchema.entries);
 const logSchema = v.object({
   line: v.nullish(v.string('expected a string'), ''),
   stream: v.nullish(v.picklist(['stdout', 'stderr'], 'expected "stdout" or "stderr"')),
+  seq: v.nullish(v.pipe(v.number('expected an integer'), v.integer('expected an integer'))),
 });
 
 /** Validates a decoded JSON value as a guest message; E_BAD_MESSAGE otherwise. */
 export function toMessage(value: unknown): GuestMessage {
   if (!isPlainObject(value)) throw new VulcanError('E_BAD_MESSAGE', 'guest message: expected a JSON object');
-  const envelope = foldKeys(value, ['type', 'line', 'stream', 'response']);
+  const envelope = foldKeys(value, ['type', 'line', 'stream', 'seq', 'response']);
   if (envelope.type === 'log') {
     const log = validate(logSchema, envelope, 'E_BAD_MESSAGE', 'bad log message');
-    return log.stream ? { type: 'log', line: log.line, stream: log.stream } : { type: 'log', line: log.line };
+    const message: LogMessage = { type: 'log', line: log.line };
+    if (log.stream) message.stream = log.stream;
+    if (typeof log.seq === 'number') message.seq = log.seq;
+    return message;
   }
   if (envelope.type === 'result') {
     if (!isPlainObject(envelope.response)) {

@@ -73,6 +73,20 @@ describe.skipIf(!hasGo)('round trip with a Go program (go-compat)', () => {
     expect(fresh).toEqual(vectors);
   });
 
+  test('a Go host decodes requests with limit keys, keeping its own fields', () => {
+    const request: GuestRequest = {
+      runtime: 'python',
+      code: 'x',
+      timeout_s: 3,
+      memory_mb: 64,
+      max_pids: 9,
+      stream_limit_bytes: 1,
+    };
+    const theirs = execFileSync(bin, ['echo-requests'], { input: encodeFrame(encodeRequest(request)) });
+    const { runtime, code, timeout_s } = request;
+    expect(theirs.toString('hex')).toBe(encodeFrame(encodeRequest({ runtime, code, timeout_s })).toString('hex'));
+  });
+
   test('Go re-encodes our request frames to the very same bytes', () => {
     const requests: GuestRequest[] = [
       { runtime: 'python', code: 'print("<hi> & bye")\n', timeout_s: 0 },
@@ -94,8 +108,8 @@ describe.skipIf(!hasGo)('round trip with a Go program (go-compat)', () => {
 
   test('a Go host accepts our guest frames, extensions included, and ignores what it does not know', () => {
     const messages: GuestMessage[] = [
-      { type: 'log', line: 'out <1>', stream: 'stdout' },
-      { type: 'log', line: '', stream: 'stderr' },
+      { type: 'log', line: 'out <1>', stream: 'stdout', seq: 1 },
+      { type: 'log', line: '', stream: 'stderr', seq: 2 },
       { type: 'log', line: 'bad \ufffd byte' },
       {
         type: 'result',
@@ -110,6 +124,35 @@ describe.skipIf(!hasGo)('round trip with a Go program (go-compat)', () => {
           signal: 'SIGKILL',
           duration_ms: 2004,
           truncated: true,
+          stdout_bytes: 8,
+          stderr_bytes: 3,
+          output_truncated: false,
+          log_truncated: false,
+          stream_truncated: true,
+          cpu_ms: 1999,
+          memory_peak_bytes: 52428800,
+          oom_killed: false,
+          limits: {
+            timeout_s: 2,
+            memory_mb: 80,
+            max_pids: 512,
+            max_file_bytes: 512,
+            stream_limit_bytes: 8,
+            output_limit_bytes: 1,
+            log_limit_bytes: 1,
+          },
+        },
+      },
+      {
+        type: 'result',
+        response: {
+          exit_code: 0,
+          output: '',
+          status: 'ok',
+          agent_version: '0.1.0',
+          node_version: 'v24.22.3',
+          uptime_ms: 1,
+          runtimes: ['go'],
         },
       },
     ];
@@ -123,6 +166,7 @@ describe.skipIf(!hasGo)('round trip with a Go program (go-compat)', () => {
         type: 'result',
         response: { exit_code: 137, output: 'partial\n', error: 'timed out after 2s', log_lines: ['e1'] },
       },
+      { type: 'result', response: { exit_code: 0, output: '' } },
     ]);
   });
 

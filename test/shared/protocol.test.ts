@@ -1,4 +1,5 @@
 import {
+  decodeAgentRequest,
   decodeMessage,
   decodeRequest,
   encodeMessage,
@@ -6,8 +7,12 @@ import {
   type GuestMessage,
   type GuestRequest,
   goJSONStringify,
+  type LogMessage,
+  type LogStream,
+  logMessageJSON,
   VulcanError,
 } from '@vulcan/shared';
+import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 
 function badRequest(json: unknown): VulcanError {
@@ -111,6 +116,51 @@ describe('decodeRequest', () => {
   });
 });
 
+describe('extension keys of a request', () => {
+  test('limits are decoded, 0 and null meaning the default', () => {
+    expect(
+      decodeRequest(
+        '{"runtime":"go","code":"","memory_mb":64,"max_pids":10,"max_file_bytes":4096,"stream_limit_bytes":0,"output_limit_bytes":null,"log_limit_bytes":100}',
+      ),
+    ).toEqual({
+      runtime: 'go',
+      code: '',
+      timeout_s: 0,
+      memory_mb: 64,
+      max_pids: 10,
+      max_file_bytes: 4096,
+      log_limit_bytes: 100,
+    });
+  });
+
+  test.each([
+    ['memory_mb', -1],
+    ['max_pids', 1.5],
+    ['stream_limit_bytes', '10'],
+  ])('a bad %s (%j) is E_BAD_REQUEST naming it', (key, value) => {
+    expect(badRequest({ runtime: 'go', code: '', [key]: value })).toMatchObject({ code: 'E_BAD_REQUEST', field: key });
+  });
+
+  test('{"type":"ping"} is a ping; no type or "run" is a run; anything else is refused', () => {
+    expect(decodeAgentRequest('{"type":"ping"}')).toEqual({ type: 'ping' });
+    expect(decodeAgentRequest('{"Type":"ping","runtime":"nope"}')).toEqual({ type: 'ping' });
+    expect(decodeAgentRequest('{"type":"run","runtime":"go","code":""}')).toEqual({
+      runtime: 'go',
+      code: '',
+      timeout_s: 0,
+    });
+    expect(() => decodeAgentRequest('{"type":"reboot"}')).toThrowError(
+      expect.objectContaining({ code: 'E_BAD_REQUEST', field: 'type' }),
+    );
+  });
+
+  test('limits are encoded after Go’s keys', () => {
+    expect(encodeRequest({ runtime: 'go', code: '', timeout_s: 1, memory_mb: 8, log_limit_bytes: 9 }).toString()).toBe(
+      '{"runtime":"go","code":"","timeout_s":1,"memory_mb":8,"log_limit_bytes":9}',
+    );
+  });
+});
+
 describe('encodeRequest', () => {
   test('writes Go field order, omits empty optional fields and sorts env keys', () => {
     const request: GuestRequest = {
@@ -183,8 +233,50 @@ describe('guest messages', () => {
     expect(() => decodeMessage(json)).toThrowError(expect.objectContaining({ code: 'E_BAD_MESSAGE', field }));
   });
 
+  test('log lines carry seq last; the fast encoder writes exactly what encodeMessage writes (property)', () => {
+    expect(encodeMessage({ type: 'log', line: 'x', stream: 'stdout', seq: 7 }).toString()).toBe(
+      '{"type":"log","line":"x","stream":"stdout","seq":7}',
+    );
+    fc.assert(
+      fc.property(
+        fc.string({ unit: 'grapheme' }),
+        fc.constantFrom<LogStream | undefined>('stdout', 'stderr', undefined),
+        fc.option(fc.nat(), { nil: undefined }),
+        (line, stream, seq) => {
+          const message: LogMessage = { type: 'log', line };
+          if (stream) message.stream = stream;
+          if (seq !== undefined) message.seq = seq;
+          expect(logMessageJSON(line, stream, seq)).toBe(encodeMessage(message).toString());
+          expect(decodeMessage(logMessageJSON(line, stream, seq))).toEqual(message);
+        },
+      ),
+    );
+  });
+
+  test('results with every extension key round-trip', () => {
+    const response = {
+      exit_code: 0,
+      output: 'x',
+      status: 'ok' as const,
+      stdout_bytes: 2,
+      stderr_bytes: 0,
+      output_truncated: false,
+      log_truncated: false,
+      stream_truncated: false,
+      cpu_ms: 12,
+      memory_peak_bytes: 1024,
+      oom_killed: false,
+      limits: { timeout_s: 5, max_file_bytes: 512, stream_limit_bytes: 1, output_limit_bytes: 2, log_limit_bytes: 3 },
+      agent_version: '1.2.3',
+      node_version: 'v24.0.0',
+      uptime_ms: 5,
+      runtimes: ['python'],
+    };
+    expect(decodeMessage(encodeMessage({ type: 'result', response }))).toEqual({ type: 'result', response });
+  });
+
   test('the host ignores unknown keys of a message', () => {
-    expect(decodeMessage('{"type":"log","line":"a","seq":3,"extra":{}}')).toEqual({ type: 'log', line: 'a' });
+    expect(decodeMessage('{"type":"log","line":"a","future":3,"extra":{}}')).toEqual({ type: 'log', line: 'a' });
   });
 });
 

@@ -9,6 +9,7 @@ import {
   type GuestRequest,
   type GuestResponse,
   type LogMessage,
+  pingGuest,
   type Runtime,
   runOnGuest,
   SUPPORTED_RUNTIMES,
@@ -152,8 +153,8 @@ describe.each(runtimes)('%s.ext4', (runtime) => {
           const { response, logs } = await run(vm(), runtime, p.stderr);
           expect(response.log_lines).toEqual(['e1', 'e2']);
           expect(logs).toEqual([
-            { type: 'log', line: 'e1', stream: 'stderr' },
-            { type: 'log', line: 'e2', stream: 'stderr' },
+            { type: 'log', line: 'e1', stream: 'stderr', seq: 1 },
+            { type: 'log', line: 'e2', stream: 'stderr', seq: 2 },
           ]);
         });
       },
@@ -211,6 +212,56 @@ describe.each(runtimes)('%s.ext4', (runtime) => {
         await check(runtime, 'answers after 20 MB', async () => {
           const { response } = await run(vm(), runtime, p.hello);
           expect(response.status).toBe('ok');
+        });
+      },
+      3 * RUN_TIMEOUT_S * 1000,
+    );
+
+    test('ping: the agent’s facts and the runtimes this image really has', async () => {
+      await check(runtime, 'ping', async () => {
+        const response = await pingGuest({ path: vm().udsPath, port: DEFAULT_VSOCK_PORT });
+        expect(response).toMatchObject({
+          status: 'ok',
+          runtimes: [runtime],
+          node_version: expect.stringMatching(/^v24\./),
+        });
+      });
+    }, 60_000);
+
+    test.runIf(runtime === 'python')(
+      'limits: a fork bomb is pids_limit, a memory hog is oom, and the agent carries on',
+      async () => {
+        await check(runtime, 'fork bomb → pids_limit', async () => {
+          const { response } = await run(vm(), runtime, {
+            code: 'import os, time\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        time.sleep(0.01)\n',
+            max_pids: 64,
+            timeout_s: 10,
+          });
+          expect(response).toMatchObject({
+            status: 'pids_limit',
+            error_code: 'E_PIDS_LIMIT',
+            limits: { max_pids: 64 },
+          });
+        });
+        await check(runtime, 'memory hog → oom', async () => {
+          const { response } = await run(vm(), runtime, {
+            code: 'chunks = []\nwhile True:\n    chunks.append(bytearray(1 << 20))\n',
+            memory_mb: 32,
+            timeout_s: 30,
+          });
+          expect(response).toMatchObject({
+            status: 'oom',
+            error_code: 'E_OOM',
+            oom_killed: true,
+            limits: { memory_mb: 32 },
+          });
+          expect(response.memory_peak_bytes).toBeGreaterThan(16 * 1024 * 1024);
+        });
+        await check(runtime, 'usage reported, agent healthy after', async () => {
+          const { response } = await run(vm(), runtime, p.hello);
+          expect(response).toMatchObject({ status: 'ok', oom_killed: false });
+          expect(response.cpu_ms).toBeGreaterThanOrEqual(0);
+          expect(response.memory_peak_bytes).toBeGreaterThan(0);
         });
       },
       3 * RUN_TIMEOUT_S * 1000,

@@ -38,8 +38,10 @@ export interface MicroVm {
   readonly udsPath: string;
   /** When the VMM process was started (Date.now()). */
   readonly startedAt: number;
-  /** Everything the guest wrote on its serial console so far. */
+  /** Everything the guest wrote on its serial console so far (and the VMM's own messages). */
   console(): string;
+  /** The VMM's exit status once it has exited, else null. */
+  exitCode(): number | null;
   /** Sends Ctrl-Alt-Del, as Firecracker's SendCtrlAltDel does. */
   ctrlAltDel(): Promise<void>;
   /** Resolves true once the VMM has exited, false after `timeoutMs`. */
@@ -160,6 +162,7 @@ export class QemuLauncher implements Launcher {
       udsPath,
       startedAt,
       console: () => text,
+      exitCode: () => vmm.exitCode ?? (vmm.signalCode ? -1 : null),
       ctrlAltDel: () => qemuMonitor(monitor, 'sendkey ctrl-alt-delete'),
       waitExit: async (timeoutMs) => {
         const exited = await Promise.race([
@@ -235,6 +238,7 @@ export class FirecrackerLauncher implements Launcher {
       udsPath,
       startedAt,
       console: () => text,
+      exitCode: () => vmm.exitCode ?? (vmm.signalCode ? -1 : null),
       ctrlAltDel: () => firecrackerAction(apiSocket, 'SendCtrlAltDel'),
       waitExit: (timeoutMs) =>
         Promise.race([
@@ -289,8 +293,15 @@ export async function waitReady(vm: MicroVm, timeoutMs: number): Promise<number>
       connection.socket.destroy();
       return readyMs;
     } catch (error) {
-      if (Date.now() > deadline) {
-        throw new Error(`agent not reachable within ${timeoutMs} ms: ${(error as Error).message}`, { cause: error });
+      if (Date.now() > deadline || vm.exitCode() !== null) {
+        const state = vm.exitCode() === null ? 'still running' : `exited with ${vm.exitCode()}`;
+        const tail = vm.console().split('\n').slice(-15).join('\n');
+        throw new Error(
+          `agent not reachable within ${timeoutMs} ms (VMM ${state}): ${(error as Error).message}\n${tail}`,
+          {
+            cause: error,
+          },
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }

@@ -18,6 +18,8 @@ export interface CgroupLimits {
 
 /** Counters read after a run. Undefined where the controller is not available. */
 export interface CgroupStats {
+  /** CPU time of everything that ran in the cgroup (cpu.stat usage_usec; present without the cpu controller). */
+  readonly cpuUsec?: number | undefined;
   readonly memoryPeakBytes?: number | undefined;
   readonly oomKills?: number | undefined;
   readonly pidsMaxHits?: number | undefined;
@@ -80,6 +82,7 @@ export class WorkloadCgroup {
 
   stats(): CgroupStats {
     return {
+      cpuUsec: readKeyed(path.join(this.dir, 'cpu.stat'), 'usage_usec'),
       memoryPeakBytes: readNumber(path.join(this.dir, 'memory.peak')),
       oomKills: readKeyed(path.join(this.dir, 'memory.events'), 'oom_kill'),
       pidsMaxHits: readKeyed(path.join(this.dir, 'pids.events'), 'max'),

@@ -1,6 +1,7 @@
 import { accessSync, constants, existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import type { Runtime } from '@vulcan/shared';
+import { type Runtime, SUPPORTED_RUNTIMES } from '@vulcan/shared';
+import { WORKLOAD_PATH } from './environment.js';
 
 /**
  * The runtimes table: how each runtime turns an entrypoint into a command.
@@ -64,6 +65,11 @@ export const RUNTIMES: Readonly<Record<Runtime, RuntimeSpec>> = Object.freeze({
     }),
   },
 });
+
+/** The runtimes whose executable this image has on the workloads' PATH (detected, for pings). */
+export function availableRuntimes(pathVar = WORKLOAD_PATH): Runtime[] {
+  return SUPPORTED_RUNTIMES.filter((runtime) => findOnPath(RUNTIMES[runtime].binary, pathVar));
+}
 
 /** Finds `binary` on a PATH string; undefined when it is not installed (or not executable). */
 export function findOnPath(binary: string, pathVar: string): string | undefined {

@@ -4,7 +4,7 @@ import { constants as osConstants } from 'node:os';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import {
-  DEFAULT_TIMEOUT_S,
+  type AppliedLimits,
   type ErrorCode,
   type GuestRequest,
   type GuestResponse,
@@ -21,28 +21,29 @@ import { materialise, resetDir } from '../workspace/workspace.js';
 import type { CgroupStats, Cgroups, WorkloadCgroup } from './cgroup.js';
 import { WORKLOAD_PATH, workloadEnv } from './environment.js';
 import type { Identity } from './identity.js';
+import { applyLimits, type Capabilities } from './limits.js';
 import { ByteCapture, LineSplitter } from './output.js';
 import { findOnPath, RUNTIMES } from './runtimes.js';
 import { killUser } from './sweep.js';
 
 /** What a run needs from the agent. */
-export interface RunContext {
+export interface RunContext extends Capabilities {
   readonly workDir: string;
   readonly scratchDir: string;
   readonly goCache: string;
-  readonly defaultTimeoutS: number;
   readonly identity: Identity | null;
   readonly cgroups: Cgroups | null;
-  /** cgroup memory.max for workloads, when known. */
-  readonly memoryMaxBytes: number | undefined;
 }
 
 /**
  * Started by /bin/sh as the workload user: waits on fd 3 until the agent has put
  * it into its cgroup, so not one instruction of the workload runs outside it;
- * makes itself the OOM killer's first choice (the agent is its last); then execs.
+ * makes itself the OOM killer's first choice (the agent is its last); sets the
+ * file size limit ($1, in 512-byte blocks); then execs the runtime.
  */
-const WRAPPER = 'read -r _ <&3 || exit 125; exec 3<&-; echo 1000 >/proc/self/oom_score_adj 2>/dev/null; exec "$@"';
+const WRAPPER =
+  'read -r _ <&3 || exit 125; exec 3<&-; echo 1000 >/proc/self/oom_score_adj 2>/dev/null; ' +
+  'ulimit -f "$1" || exit 125; shift; exec "$@"';
 
 /** Exit code reported for a timeout, as timeout(1) does. */
 export const TIMEOUT_EXIT_CODE = 124;
@@ -131,15 +132,19 @@ export async function runWorkload(
     extra: request.env,
   });
 
+  const limits = applyLimits(request, context);
   let cgroup: WorkloadCgroup | null = null;
   try {
-    cgroup = context.cgroups?.create({ memoryMaxBytes: context.memoryMaxBytes, pidsMax: LIMITS.maxPids }) ?? null;
+    cgroup =
+      context.cgroups?.create({
+        memoryMaxBytes: limits.memory_mb === undefined ? undefined : limits.memory_mb * 1024 * 1024,
+        pidsMax: limits.max_pids,
+      }) ?? null;
   } catch (error) {
     log('warn', `no cgroup for this run: ${(error as Error).message}`);
   }
-  const timeoutS = request.timeout_s > 0 ? request.timeout_s : context.defaultTimeoutS || DEFAULT_TIMEOUT_S;
   try {
-    return await supervise({ request, context, sender, hostGone, command, env, cgroup, timeoutS });
+    return { ...(await supervise({ request, context, sender, hostGone, command, env, cgroup, limits })), limits };
   } finally {
     await cgroup?.remove();
   }
@@ -153,22 +158,27 @@ interface SuperviseInput {
   command: { file: string; args: readonly string[] };
   env: Record<string, string>;
   cgroup: WorkloadCgroup | null;
-  timeoutS: number;
+  limits: AppliedLimits;
 }
 
 async function supervise(input: SuperviseInput): Promise<GuestResponse> {
-  const { context, sender, hostGone, cgroup, timeoutS } = input;
+  const { context, sender, hostGone, cgroup, limits } = input;
   const started = process.hrtime.bigint();
   const identity = context.identity;
   let child: ChildProcess;
   try {
-    child = spawn('/bin/sh', ['-c', WRAPPER, 'vulcan-workload', input.command.file, ...input.command.args], {
-      cwd: context.workDir,
-      env: input.env,
-      detached: true, // setsid: own session and process group, so one kill reaches the whole tree
-      stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
-      ...(identity ? { uid: identity.uid, gid: identity.gid } : {}),
-    });
+    const fileBlocks = String(limits.max_file_bytes / 512);
+    child = spawn(
+      '/bin/sh',
+      ['-c', WRAPPER, 'vulcan-workload', fileBlocks, input.command.file, ...input.command.args],
+      {
+        cwd: context.workDir,
+        env: input.env,
+        detached: true, // setsid: own session and process group, so one kill reaches the whole tree
+        stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
+        ...(identity ? { uid: identity.uid, gid: identity.gid } : {}),
+      },
+    );
   } catch (error) {
     return failureResponse('E_SPAWN', `cannot start ${input.command.file}: ${(error as Error).message}`);
   }
@@ -194,10 +204,21 @@ async function supervise(input: SuperviseInput): Promise<GuestResponse> {
     if (!cgroup && identity) killUser(identity.uid);
   };
 
-  // Output: every line streams as a log message; the result keeps capped copies.
-  const stdoutCapture = new ByteCapture(LIMITS.outputHeadBytes, LIMITS.outputTailBytes);
-  const stderrCapture = new ByteCapture(LIMITS.logLinesHeadBytes, LIMITS.logLinesTailBytes);
-  const emit = (stream: LogStream) => (line: string) => sender.sendLog(line, stream);
+  // Output: every line streams as a log message up to the stream cap; the result keeps capped copies.
+  const half = (n: number): [number, number] => [Math.floor(n / 2), n - Math.floor(n / 2)];
+  const stdoutCapture = new ByteCapture(...half(limits.output_limit_bytes));
+  const stderrCapture = new ByteCapture(...half(limits.log_limit_bytes));
+  let streamed = 0;
+  let streamTruncated = false;
+  const emit = (stream: LogStream) => (line: string, bytes: number) => {
+    // Past the cap lines are no longer sent, but the pipes keep being read: the program never blocks on it.
+    if (streamTruncated || streamed + bytes > limits.stream_limit_bytes) {
+      streamTruncated = true;
+      return;
+    }
+    streamed += bytes;
+    sender.sendLog(line, stream);
+  };
   const stdoutLines = new LineSplitter(LIMITS.maxLineBytes, emit('stdout'));
   const stderrLines = new LineSplitter(LIMITS.maxLineBytes, emit('stderr'));
   const pipes = [child.stdout, child.stderr].filter((p) => p !== null);
@@ -244,7 +265,7 @@ async function supervise(input: SuperviseInput): Promise<GuestResponse> {
   const timer = setTimeout(() => {
     timedOut = true;
     killTree();
-  }, timeoutS * 1000);
+  }, limits.timeout_s * 1000);
   const onHostGone = (): void => killTree();
   hostGone.addEventListener('abort', onHostGone, { once: true });
 
@@ -266,11 +287,19 @@ async function supervise(input: SuperviseInput): Promise<GuestResponse> {
   if (setupError)
     return failureResponse('E_INTERNAL', `cannot place the workload in its cgroup: ${setupError.message}`);
   return {
-    ...describeOutcome(outcome, { timedOut, timeoutS, stats, memoryMaxBytes: context.memoryMaxBytes }),
+    ...describeOutcome(outcome, { timedOut, stats, limits }),
     output: stdoutCapture.text(),
     log_lines: stderrCapture.lines(LIMITS.maxLineBytes),
     duration_ms: durationMs,
-    truncated: stdoutCapture.truncated || stderrCapture.truncated,
+    truncated: stdoutCapture.truncated || stderrCapture.truncated || streamTruncated,
+    stdout_bytes: stdoutCapture.total,
+    stderr_bytes: stderrCapture.total,
+    output_truncated: stdoutCapture.truncated,
+    log_truncated: stderrCapture.truncated,
+    stream_truncated: streamTruncated,
+    ...(stats.cpuUsec === undefined ? {} : { cpu_ms: Math.round(stats.cpuUsec / 1000) }),
+    ...(stats.memoryPeakBytes === undefined ? {} : { memory_peak_bytes: stats.memoryPeakBytes }),
+    ...(stats.oomKills === undefined ? {} : { oom_killed: stats.oomKills > 0 }),
   };
 }
 
@@ -285,50 +314,51 @@ function feedStdin(child: ChildProcess, input: Uint8Array | undefined): void {
 
 interface OutcomeFacts {
   timedOut: boolean;
-  timeoutS: number;
   stats: CgroupStats;
-  memoryMaxBytes: number | undefined;
+  limits: AppliedLimits;
 }
 
-/** Exit code, status word and error sentence for how the program ended. */
-export function describeOutcome(
-  outcome: Outcome,
-  facts: OutcomeFacts,
-): Pick<GuestResponse, 'exit_code' | 'error' | 'status' | 'error_code' | 'timed_out' | 'signal'> {
+type OutcomeFields = Pick<GuestResponse, 'exit_code' | 'error' | 'status' | 'error_code' | 'timed_out' | 'signal'>;
+
+/**
+ * Exit code, status word and error sentence for how the program ended. A limit
+ * that was hit explains a failure best: a fork bomb is `pids_limit` and a memory
+ * hog `oom` even when the timeout or a signal finished them.
+ */
+export function describeOutcome(outcome: Outcome, facts: OutcomeFacts): OutcomeFields {
   const { code, signal } = outcome;
-  if (facts.timedOut) {
+  const { timedOut, stats, limits } = facts;
+  const exitCode = timedOut ? TIMEOUT_EXIT_CODE : signal ? 128 + signalNumber(signal) : (code ?? 1);
+  const base = { exit_code: exitCode, timed_out: timedOut, ...(signal ? { signal } : {}) };
+  if (!timedOut && !signal && exitCode === 0) return { ...base, status: 'ok' };
+
+  const cause = timedOut
+    ? `timed out after ${limits.timeout_s}s`
+    : signal
+      ? `killed by signal ${signalNumber(signal)} (${signal})`
+      : `exit status ${exitCode}`;
+  if ((stats.pidsMaxHits ?? 0) > 0) {
     return {
-      exit_code: TIMEOUT_EXIT_CODE,
-      error: `timed out after ${facts.timeoutS}s`,
-      status: 'timeout',
-      error_code: 'E_TIMEOUT',
-      timed_out: true,
-      ...(signal ? { signal } : {}),
+      ...base,
+      status: 'pids_limit',
+      error_code: 'E_PIDS_LIMIT',
+      error: `${cause}; the process limit (${limits.max_pids}) was reached`,
     };
   }
-  if (signal) {
-    const number = signalNumber(signal);
-    const oom = (facts.stats.oomKills ?? 0) > 0 && signal === 'SIGKILL';
-    const limit =
-      facts.memoryMaxBytes === undefined ? '' : ` (memory limit ${Math.round(facts.memoryMaxBytes / 1048576)} MiB)`;
+  if ((stats.oomKills ?? 0) > 0) {
+    const error =
+      signal === 'SIGKILL' && !timedOut ? 'killed by the OOM killer' : `${cause} after the OOM killer killed a process`;
+    return { ...base, status: 'oom', error_code: 'E_OOM', error: `${error} (memory limit ${limits.memory_mb} MiB)` };
+  }
+  if (timedOut) return { ...base, status: 'timeout', error_code: 'E_TIMEOUT', error: cause };
+  if (signal === 'SIGXFSZ') {
     return {
-      exit_code: 128 + number,
-      error: oom ? `killed by the OOM killer${limit}` : `killed by signal ${number} (${signal})`,
-      status: oom ? 'oom' : 'signal',
+      ...base,
+      status: 'signal',
       error_code: 'E_SIGNAL',
-      timed_out: false,
-      signal,
+      error: `${cause}: file size limit of ${limits.max_file_bytes} bytes exceeded`,
     };
   }
-  const exitCode = code ?? 1;
-  if (exitCode === 0) return { exit_code: 0, status: 'ok', timed_out: false };
-  const pids = (facts.stats.pidsMaxHits ?? 0) > 0;
-  const oom = (facts.stats.oomKills ?? 0) > 0;
-  return {
-    exit_code: exitCode,
-    error: `exit status ${exitCode}`,
-    status: oom ? 'oom' : pids ? 'pids_limit' : 'exit_nonzero',
-    error_code: 'E_EXIT_NONZERO',
-    timed_out: false,
-  };
+  if (signal) return { ...base, status: 'signal', error_code: 'E_SIGNAL', error: cause };
+  return { ...base, status: 'exit_nonzero', error_code: 'E_EXIT_NONZERO', error: cause };
 }

@@ -251,8 +251,8 @@ describe('output', () => {
       code: 'import sys\nprint("o1", flush=True)\nprint("e1", file=sys.stderr, flush=True)\n',
     });
     expect(logs).toEqual([
-      { type: 'log', line: 'o1', stream: 'stdout' },
-      { type: 'log', line: 'e1', stream: 'stderr' },
+      { type: 'log', line: 'o1', stream: 'stdout', seq: 1 },
+      { type: 'log', line: 'e1', stream: 'stderr', seq: 2 },
     ]);
   });
 
