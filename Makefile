@@ -10,7 +10,8 @@
 #   make test       lint, type-check, build the agent, then every vitest test against the built binary
 #                   (unit + integration, PID 1 mode when root, the Go byte-compatibility round trip
 #                   when `go` is installed)
-#   make bench      start-up time and idle memory of the binary vs a bare Node (test/bench/), JSON in build/bench/
+#   make bench      the agent's cost vs the bare alternative: start-up and idle memory vs bare Node, a `pass`
+#                   round trip, 200k lines, memory while streaming 100 MB, drift (test/bench/), JSON in build/bench/
 #   make demo       the main job: build agent, kernel and python.ext4, boot a microVM, run a program in it
 #   make kernel     guest kernel build/kernel/{vmlinux,bzImage} from Debian's linux-source (cached)
 #   make images     build/images/{python,node,go}.ext4; one at a time: make image-python (cached)
@@ -71,8 +72,9 @@ agent: build/vulcan-guest
 test: lint typecheck agent
 	$(NODE_BIN)/vitest run --config test/vitest.config.ts $(VITEST_ARGS)
 
-bench: agent
+bench: build agent
 	node test/bench/startup-memory.mjs --runs $(BENCH_RUNS)
+	node test/bench/workloads.mjs --runs $(BENCH_RUNS)
 
 system-deps:
 	rootfs-build/install-deps.sh --vhost-device-vsock $(VHOST_DEVICE_VSOCK_VERSION) $(dir $(patsubst %/,%,$(dir $(VHOST_DEVICE_VSOCK))))

@@ -29,7 +29,8 @@ const MOUNTS: readonly [source: string, target: string, fstype: string, flags: n
   ['tmpfs', '/dev/shm', 'tmpfs', MS_NOSUID | MS_NODEV, 'mode=1777'],
   ['tmpfs', '/tmp', 'tmpfs', MS_NOSUID | MS_NODEV, 'mode=1777'],
   ['tmpfs', '/run', 'tmpfs', MS_NOSUID | MS_NODEV, 'mode=0755'],
-  ['cgroup2', '/sys/fs/cgroup', 'cgroup2', MS_NOSUID | MS_NODEV | MS_NOEXEC, null],
+  // favordynmods: moving a process into a fresh cgroup then costs 0.1 ms instead of ~19 ms (no synchronize_rcu).
+  ['cgroup2', '/sys/fs/cgroup', 'cgroup2', MS_NOSUID | MS_NODEV | MS_NOEXEC, 'favordynmods'],
 ];
 
 /** Pids the agent spawned through Node: libuv reaps those itself, so we must not. */
@@ -98,7 +99,13 @@ export async function becomeInit(): Promise<Init> {
     if (mounted().has(target)) continue;
     try {
       if (!existsSync(target)) mkdirSync(target, { recursive: true });
-      native.mount(source, target, fstype, flags, data);
+      try {
+        native.mount(source, target, fstype, flags, data);
+      } catch (error) {
+        // A kernel without favordynmods (< 6.0) refuses the option: mount without it.
+        if (data !== 'favordynmods') throw error;
+        native.mount(source, target, fstype, flags, null);
+      }
     } catch (error) {
       log('warn', `init: cannot mount ${fstype} on ${target}: ${(error as Error).message}`);
     }

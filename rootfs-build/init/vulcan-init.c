@@ -64,7 +64,9 @@ static void prepare(void) {
   mount_fs("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
   mount_fs("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
   mount_fs("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
-  mount_fs("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  // favordynmods: moving a process into a fresh cgroup costs 0.1 ms instead of ~19 ms (no synchronize_rcu).
+  if (mount("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, "favordynmods") != 0)
+    mount_fs("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
   if (sethostname("vulcan", 6) != 0) say("cannot set the hostname: %s", strerror(errno));
   loopback_up();
   reboot(RB_DISABLE_CAD); // Ctrl-Alt-Del now sends us SIGINT.

@@ -146,7 +146,8 @@ export async function runWorkload(
   try {
     return { ...(await supervise({ request, context, sender, hostGone, command, env, cgroup, limits })), limits };
   } finally {
-    await cgroup?.remove();
+    // Everything in it is already dead (killTree); the kernel empties it shortly. No one waits on that.
+    void cgroup?.remove();
   }
 }
 
