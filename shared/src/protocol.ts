@@ -352,15 +352,7 @@ const RESPONSE_ORDER = [
   'runtimes',
 ] as const satisfies readonly (keyof GuestResponse)[];
 const OMIT_EMPTY: ReadonlySet<string> = new Set(['error', 'log_lines', 'status', 'error_code', 'signal']);
-const LIMITS_ORDER = [
-  'timeout_s',
-  'memory_mb',
-  'max_pids',
-  'max_file_bytes',
-  'stream_limit_bytes',
-  'output_limit_bytes',
-  'log_limit_bytes',
-] as const satisfies readonly (keyof AppliedLimits)[];
+const LIMITS_ORDER = ['timeout_s', ...LIMIT_KEYS] as const satisfies readonly (keyof AppliedLimits)[];
 
 function orderedResponse(response: GuestResponse): Record<string, unknown> {
   const wire: Record<string, unknown> = {};

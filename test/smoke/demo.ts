@@ -5,18 +5,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_VSOCK_PORT, runOnGuest } from '@vulcan/shared';
-import { artefacts, QemuLauncher, waitReady } from './vm.js';
+import { artefacts, defaultQemuLauncher, waitReady } from './vm.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const { config, rootfsDir } = artefacts(root);
-const launcher = new QemuLauncher({
-  qemu: process.env.QEMU ?? 'qemu-system-x86_64',
-  vhostDeviceVsock: process.env.VHOST_DEVICE_VSOCK ?? 'vhost-device-vsock',
-  kernel: process.env.VULCAN_QEMU_KERNEL ?? path.join(root, 'build/kernel/bzImage'),
-  rootfsDir,
-  memMb: config.defaultMemMb,
-  vcpus: config.defaultVcpus,
-});
+const launcher = defaultQemuLauncher(root, config, rootfsDir);
 
 const program = `import os, platform, time
 print(f"hello from a microVM: {platform.node()}, kernel {platform.release()}, Python {platform.python_version()}")

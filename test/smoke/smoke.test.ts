@@ -19,11 +19,11 @@ import { ROOT } from '../helpers/paths.js';
 import { PROGRAMS } from './programs.js';
 import {
   artefacts,
+  defaultQemuLauncher,
   FirecrackerLauncher,
   type InitMode,
   type Launcher,
   type MicroVm,
-  QemuLauncher,
   waitReady,
 } from './vm.js';
 
@@ -34,14 +34,7 @@ const runtimes = (process.env.RUNTIME ?? SUPPORTED_RUNTIMES.join(',')).split(','
 const { config, rootfsDir } = artefacts(ROOT);
 const launcher: Launcher = FirecrackerLauncher.available()
   ? new FirecrackerLauncher(config, rootfsDir)
-  : new QemuLauncher({
-      qemu: process.env.QEMU ?? 'qemu-system-x86_64',
-      vhostDeviceVsock: process.env.VHOST_DEVICE_VSOCK ?? 'vhost-device-vsock',
-      kernel: process.env.VULCAN_QEMU_KERNEL ?? path.join(ROOT, 'build/kernel/bzImage'),
-      rootfsDir,
-      memMb: config.defaultMemMb,
-      vcpus: config.defaultVcpus,
-    });
+  : defaultQemuLauncher(ROOT, config, rootfsDir);
 
 const BOOT_TIMEOUT_MS = 90_000;
 const RUN_TIMEOUT_S = 120; // go builds under TCG

@@ -96,6 +96,26 @@ function hostKhz(): number {
   return Math.round(Number(mhz ?? 2000) * 1000);
 }
 
+/** The QEMU launcher as the smoke test and the demo use it: tools from the environment or PATH, the build's kernel. */
+export function defaultQemuLauncher(root: string, config: Config, rootfsDir: string, env = process.env): QemuLauncher {
+  return new QemuLauncher({
+    qemu: env.QEMU ?? 'qemu-system-x86_64',
+    vhostDeviceVsock: env.VHOST_DEVICE_VSOCK ?? 'vhost-device-vsock',
+    kernel: env.VULCAN_QEMU_KERNEL ?? path.join(root, 'build/kernel/bzImage'),
+    rootfsDir,
+    memMb: config.defaultMemMb,
+    vcpus: config.defaultVcpus,
+  });
+}
+
+/** Resolves true once `exited` settles, false after `timeoutMs`. */
+function within(exited: Promise<void>, timeoutMs: number): Promise<boolean> {
+  return Promise.race([
+    exited.then(() => true),
+    new Promise<boolean>((resolve) => setTimeout(() => resolve(false), timeoutMs)),
+  ]);
+}
+
 export interface QemuPaths {
   readonly qemu: string;
   readonly vhostDeviceVsock: string;
@@ -165,10 +185,7 @@ export class QemuLauncher implements Launcher {
       exitCode: () => vmm.exitCode ?? (vmm.signalCode ? -1 : null),
       ctrlAltDel: () => qemuMonitor(monitor, 'sendkey ctrl-alt-delete'),
       waitExit: async (timeoutMs) => {
-        const exited = await Promise.race([
-          vmmExit.then(() => true),
-          new Promise<boolean>((resolve) => setTimeout(() => resolve(false), timeoutMs)),
-        ]);
+        const exited = await within(vmmExit, timeoutMs);
         if (exited) {
           helper.kill('SIGTERM');
           await exitPromise(helper);
@@ -240,11 +257,7 @@ export class FirecrackerLauncher implements Launcher {
       console: () => text,
       exitCode: () => vmm.exitCode ?? (vmm.signalCode ? -1 : null),
       ctrlAltDel: () => firecrackerAction(apiSocket, 'SendCtrlAltDel'),
-      waitExit: (timeoutMs) =>
-        Promise.race([
-          vmmExit.then(() => true),
-          new Promise<boolean>((resolve) => setTimeout(() => resolve(false), timeoutMs)),
-        ]),
+      waitExit: (timeoutMs) => within(vmmExit, timeoutMs),
       kill: async () => {
         vmm.kill('SIGKILL');
         await vmmExit;
