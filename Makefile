@@ -12,6 +12,8 @@
 #                   when `go` is installed)
 #   make bench      the agent's cost vs the bare alternative: start-up and idle memory vs bare Node, a `pass`
 #                   round trip, 200k lines, memory while streaming 100 MB, drift (test/bench/), JSON in build/bench/
+#   make bench-vm   in-VM figures: the kernel's and the agent's share of boot-to-ready, Go hello world with the
+#                   pre-warmed cache vs an empty one (test/bench/vm.ts; slow under TCG), JSON in build/bench/
 #   make demo       the main job: build agent, kernel and python.ext4, boot a microVM, run a program in it
 #   make kernel     guest kernel build/kernel/{vmlinux,bzImage} from Debian's linux-source (cached)
 #   make images     build/images/{python,node,go}.ext4; one at a time: make image-python (cached)
@@ -26,6 +28,7 @@
 #   NPM          npm binary                                  (default: npm)
 #   VITEST_ARGS  extra arguments or file filters for vitest  (default: none)
 #   BENCH_RUNS   repetitions per side in `make bench`        (default: 15)
+#   BENCH_VM_RUNS  boots per init in `make bench-vm`         (default: 3)
 #   CC           C compiler for agent/native/pid1.c          (default: gcc)
 #   RUNTIME      images for smoke/images targets             (default: python node go)
 #   VULCAN_CACHE cache of kernels, images, tools, outside the checkout (default: /var/cache/vulcan-guest)
@@ -34,6 +37,7 @@
 NPM ?= npm
 VITEST_ARGS ?=
 BENCH_RUNS ?= 15
+BENCH_VM_RUNS ?= 3
 RUNTIME ?= python node go
 VULCAN_CACHE ?= /var/cache/vulcan-guest
 VHOST_DEVICE_VSOCK_VERSION ?= 0.3.0
@@ -44,7 +48,7 @@ DEPS_STAMP := node_modules/.installed
 
 AGENT_SOURCES := $(shell find agent/src shared/src -name '*.ts' 2>/dev/null) agent/native/pid1.c agent/build.mjs
 
-.PHONY: deps build agent lint typecheck test bench format clean system-deps kernel images verify-images smoke demo
+.PHONY: deps build agent lint typecheck test bench bench-vm format clean system-deps kernel images verify-images smoke demo
 
 $(DEPS_STAMP): package-lock.json package.json shared/package.json agent/package.json
 	$(NPM) ci --no-audit --no-fund
@@ -98,6 +102,9 @@ smoke: build kernel images $(VHOST_DEVICE_VSOCK)
 	rootfs-build/verify-images.sh $(addprefix build/images/,$(addsuffix .ext4,$(RUNTIME)))
 	RUNTIME="$(shell echo $(RUNTIME) | tr ' ' ',')" VHOST_DEVICE_VSOCK=$(VHOST_DEVICE_VSOCK) \
 	  $(NODE_BIN)/vitest run --config test/smoke/vitest.config.ts
+
+bench-vm: build kernel image-python image-go $(VHOST_DEVICE_VSOCK)
+	VHOST_DEVICE_VSOCK=$(VHOST_DEVICE_VSOCK) node --import tsx test/bench/vm.ts --runs $(BENCH_VM_RUNS)
 
 demo: build kernel image-python $(VHOST_DEVICE_VSOCK)
 	VHOST_DEVICE_VSOCK=$(VHOST_DEVICE_VSOCK) node --import tsx test/smoke/demo.ts
