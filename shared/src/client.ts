@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_VSOCK_PORT } from './constants.js';
-import { isVulcanError, VulcanError } from './errors.js';
+import { VulcanError } from './errors.js';
 import { encodeFrame, FrameDecoder } from './framing.js';
 import {
   type AgentRequest,
@@ -248,5 +248,3 @@ export async function pingGuest(options: DialOptions): Promise<GuestResponse> {
   const connection = await dialGuest(options);
   return exchange(connection, { type: 'ping' }, options);
 }
-
-export { isVulcanError };

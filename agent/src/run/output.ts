@@ -88,7 +88,8 @@ export class ByteCapture {
     headBytes: number,
     private readonly tailBytes: number,
   ) {
-    this.#head = Buffer.alloc(headBytes);
+    // Uninitialised on purpose: only written bytes are ever read, and untouched pages cost the VM nothing.
+    this.#head = Buffer.allocUnsafe(headBytes);
   }
 
   push(chunk: Buffer): void {
@@ -105,7 +106,7 @@ export class ByteCapture {
       rest = rest.subarray(take);
     }
     if (rest.length === 0 || this.tailBytes === 0) return;
-    this.#ring ??= Buffer.alloc(this.tailBytes);
+    this.#ring ??= Buffer.allocUnsafe(this.tailBytes);
     const ring = this.#ring;
     if (rest.length > ring.length) rest = rest.subarray(rest.length - ring.length);
     let at = this.#ringWritten % ring.length;
