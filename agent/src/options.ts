@@ -58,7 +58,7 @@ export const LIMITS = Object.freeze({
   /** Workload output read between two forced GCs (see memory.ts). */
   gcEveryBytes: 8 * 1024 * 1024,
   /** Bytes queued on a connection before the workload's pipes are paused. */
-  sendHighWater: 1024 * 1024,
+  sendHighWater: 256 * 1024,
   /** How long a host may take to start sending its request before it is told off. */
   requestTimeoutMs: 60_000,
   /** After the workload ended, how long a host that does not read may hold the result. */

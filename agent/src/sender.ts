@@ -9,8 +9,16 @@ import {
   VulcanError,
 } from '@vulcan/shared';
 
-/** Queued bytes that trigger an immediate framing instead of waiting for the end of the turn. */
+/** Framed bytes that trigger writing at once instead of at the end of the turn. */
 const BATCH_BYTES = 64 * 1024;
+
+/**
+ * Size of the buffers frames are written into. Frames are framed straight into
+ * them and the buffers are reused once written, so streaming allocates no memory
+ * outside the JS heap per line or per batch (memory V8 would only return after a
+ * full GC). A frame larger than this is written from its own buffer.
+ */
+const CHUNK_BYTES = 64 * 1024;
 
 /**
  * Largest single write handed to the socket. AF_VSOCK's virtio transport turns one
@@ -22,21 +30,30 @@ const BATCH_BYTES = 64 * 1024;
  */
 const WRITE_SLICE_BYTES = 4096;
 
+/** A buffer of framed bytes; `end` is how far it is filled. Only our own chunks are refilled. */
+interface Chunk {
+  readonly buffer: Buffer;
+  end: number;
+  readonly reusable: boolean;
+}
+
 /**
  * Writes framed messages to one connection without ever blocking the agent.
- * Messages produced in the same turn of the event loop are framed into one
- * buffer; log lines are JSON-encoded straight to text (no object, no per-frame
- * buffer), which keeps streaming cheap in CPU and garbage. Framed bytes go out in
- * slices, one write in flight at a time. `congested` tells producers to pause
- * (the workload's pipes) until `onDrain`. Once the connection is gone, sends are dropped.
+ * Log lines are JSON-encoded straight to text and written into reusable chunks
+ * (no object, no per-frame buffer); frames queued in the same turn of the event
+ * loop go out together, in slices, one write in flight at a time. `congested`
+ * tells producers to pause (the workload's pipes) until `onDrain`. Once the
+ * connection is gone, sends are dropped.
  */
 export class FrameSender {
-  /** Messages not yet framed: JSON text (log lines) or encoded bytes (results). */
-  #pending: (string | Buffer)[] = [];
-  #pendingBytes = 0;
-  /** Framed bytes waiting to be written, oldest first. */
-  #outbox: Buffer[] = [];
+  /** Framed bytes not yet handed to the socket: the first chunk is being written, the last filled. */
+  #outbox: Chunk[] = [];
+  /** Bytes of the first chunk already handed to the socket. */
+  #sent = 0;
   #outboxBytes = 0;
+  /** Written chunks kept for reuse: as many as a queue at the high-water mark holds, so a slow host makes no garbage. */
+  #spare: Buffer[] = [];
+  readonly #maxSpare: number;
   #writing = false;
   #scheduled = false;
   #drainWaiters: (() => void)[] = [];
@@ -49,11 +66,12 @@ export class FrameSender {
     private readonly socket: net.Socket,
     private readonly highWater: number,
   ) {
+    this.#maxSpare = Math.ceil(highWater / CHUNK_BYTES) + 1;
     socket.on('close', () => {
       this.#closed = true;
-      this.#pending = [];
       this.#outbox = [];
-      this.#pendingBytes = 0;
+      this.#spare = [];
+      this.#sent = 0;
       this.#outboxBytes = 0;
       this.#notify();
     });
@@ -63,9 +81,9 @@ export class FrameSender {
     return this.#closed || this.socket.destroyed;
   }
 
-  /** Bytes accepted but not yet handed to the kernel (log text counted in UTF-16 units: close enough). */
+  /** Bytes accepted but not yet handed to the kernel. */
   get queuedBytes(): number {
-    return this.#pendingBytes + this.#outboxBytes + this.socket.writableLength;
+    return this.#outboxBytes + this.socket.writableLength;
   }
 
   get congested(): boolean {
@@ -76,7 +94,17 @@ export class FrameSender {
   sendLog(line: string, stream: LogStream): void {
     if (this.closed) return;
     const json = logMessageJSON(line, stream, ++this.#seq);
-    this.#queue(json, json.length);
+    // UTF-8 takes at most 3 bytes per UTF-16 unit; only a long line needs its exact size measured.
+    const size = json.length * 3 <= CHUNK_BYTES ? json.length * 3 : Buffer.byteLength(json);
+    if (FRAME_HEADER_BYTES + size > CHUNK_BYTES) {
+      this.#queueFrame(Buffer.from(json, 'utf8'));
+      return;
+    }
+    const chunk = this.#chunkWithRoom(FRAME_HEADER_BYTES + size);
+    const written = chunk.buffer.write(json, chunk.end + FRAME_HEADER_BYTES, 'utf8');
+    chunk.buffer.writeUInt32BE(written, chunk.end);
+    chunk.end += FRAME_HEADER_BYTES + written;
+    this.#queued(FRAME_HEADER_BYTES + written);
   }
 
   /** Queues a message. Throws E_FRAME_TOO_LARGE for a message over 16 MiB (nothing is queued then). */
@@ -86,14 +114,38 @@ export class FrameSender {
     if (payload.length > MAX_FRAME_BYTES) {
       throw new VulcanError('E_FRAME_TOO_LARGE', `message of ${payload.length} bytes exceeds ${MAX_FRAME_BYTES}`);
     }
-    this.#queue(payload, payload.length);
+    this.#queueFrame(payload);
   }
 
-  #queue(payload: string | Buffer, size: number): void {
-    this.#pending.push(payload);
-    this.#pendingBytes += size + FRAME_HEADER_BYTES;
-    // Frame a full batch at once: queued text that waits for the next turn survives a GC and gets promoted.
-    if (this.#pendingBytes >= BATCH_BYTES) {
+  #queueFrame(payload: Buffer): void {
+    const size = FRAME_HEADER_BYTES + payload.length;
+    if (size <= CHUNK_BYTES) {
+      const chunk = this.#chunkWithRoom(size);
+      chunk.buffer.writeUInt32BE(payload.length, chunk.end);
+      payload.copy(chunk.buffer, chunk.end + FRAME_HEADER_BYTES);
+      chunk.end += size;
+    } else {
+      // A larger frame (a result with 1 MiB of output, say) is written from its own buffer: no copy.
+      const header = this.#chunkWithRoom(FRAME_HEADER_BYTES);
+      header.buffer.writeUInt32BE(payload.length, header.end);
+      header.end += FRAME_HEADER_BYTES;
+      this.#outbox.push({ buffer: payload, end: payload.length, reusable: false });
+    }
+    this.#queued(size);
+  }
+
+  /** The chunk being filled if `size` more bytes fit in it, else a fresh one. */
+  #chunkWithRoom(size: number): Chunk {
+    const last = this.#outbox.at(-1);
+    if (last?.reusable && last.buffer.length - last.end >= size) return last;
+    const chunk = { buffer: this.#spare.pop() ?? Buffer.allocUnsafeSlow(CHUNK_BYTES), end: 0, reusable: true };
+    this.#outbox.push(chunk);
+    return chunk;
+  }
+
+  #queued(bytes: number): void {
+    this.#outboxBytes += bytes;
+    if (this.#outboxBytes >= BATCH_BYTES) {
       this.flush();
       return;
     }
@@ -106,40 +158,37 @@ export class FrameSender {
     }
   }
 
-  /** Frames everything queued into one buffer and starts writing it. */
+  /** Starts writing everything queued. */
   flush(): void {
-    if (this.closed || this.#pending.length === 0) return;
-    const pending = this.#pending;
-    this.#pending = [];
-    this.#pendingBytes = 0;
-    const sizes = pending.map((p) => (typeof p === 'string' ? Buffer.byteLength(p) : p.length));
-    const batch = Buffer.allocUnsafe(sizes.reduce((sum, n) => sum + n + FRAME_HEADER_BYTES, 0));
-    let offset = 0;
-    for (let i = 0; i < pending.length; i++) {
-      const payload = pending[i] as string | Buffer;
-      const size = sizes[i] as number;
-      batch.writeUInt32BE(size, offset);
-      offset += FRAME_HEADER_BYTES;
-      offset += typeof payload === 'string' ? batch.write(payload, offset, 'utf8') : payload.copy(batch, offset);
-    }
-    this.#outbox.push(batch);
-    this.#outboxBytes += batch.length;
     this.#pump();
   }
 
   /** Writes the next slice once the previous one is with the kernel. */
   #pump(): void {
     if (this.#writing || this.closed) return;
-    const head = this.#outbox[0];
-    if (head === undefined) {
+    let head = this.#outbox[0];
+    while (head !== undefined && this.#sent === head.end) {
+      if (this.#outbox.length === 1 && head.reusable) {
+        // Everything was written: fill the same chunk again from its start.
+        head.end = 0;
+        this.#sent = 0;
+        break;
+      }
+      this.#outbox.shift();
+      if (head.reusable && this.#spare.length < this.#maxSpare) this.#spare.push(head.buffer);
+      this.#sent = 0;
+      head = this.#outbox[0];
+    }
+    if (head === undefined || this.#sent === head.end) {
       this.#notify();
       return;
     }
-    const slice = head.subarray(0, WRITE_SLICE_BYTES);
-    if (slice.length === head.length) this.#outbox.shift();
-    else this.#outbox[0] = head.subarray(slice.length);
-    this.#outboxBytes -= slice.length;
+    const length = Math.min(WRITE_SLICE_BYTES, head.end - this.#sent);
+    const slice = head.buffer.subarray(this.#sent, this.#sent + length);
+    this.#sent += length;
+    this.#outboxBytes -= length;
     this.#writing = true;
+    // The slice's bytes stay untouched until this callback: chunks are refilled only once written.
     this.socket.write(slice, (error) => {
       this.#writing = false;
       if (error) return; // The socket reports it and closes; 'close' clears the queues.
@@ -184,13 +233,18 @@ export class FrameSender {
     });
   }
 
+  /** Nothing is being written and nothing waits to be. */
+  #idle(): boolean {
+    return !this.#writing && this.#outboxBytes === 0;
+  }
+
   #whenIdle(callback: () => void): void {
-    if (!this.#writing && this.#outbox.length === 0) callback();
+    if (this.#idle()) callback();
     else this.#idleWaiters.push(callback);
   }
 
   #notify(): void {
-    if (!this.#writing && this.#outbox.length === 0 && this.#idleWaiters.length > 0) {
+    if (this.#idle() && this.#idleWaiters.length > 0) {
       const idle = this.#idleWaiters;
       this.#idleWaiters = [];
       for (const waiter of idle) waiter();
