@@ -4,7 +4,7 @@
 #   make deps       install npm dependencies exactly as locked (npm ci), again only when the lockfile changes
 #   make build      compile shared/ (ESM + .d.ts in shared/dist) and type-check agent/ and test/
 #   make agent      the single-file binary build/vulcan-guest (Node SEA: pinned Node 24 + bundled agent
-#                   + native addons), plus the development bundle build/vulcan-guest.cjs and build/pid1.node
+#                   + native addons), plus the development bundle build/vulcan-guest.cjs and build/syscalls.node
 #   make lint       biome: lint + format check of every TypeScript/JSON file
 #   make typecheck  tsc -b over all projects (strict, noUncheckedIndexedAccess)
 #   make test       lint, type-check, build the agent, then every vitest test against the built binary
@@ -29,7 +29,7 @@
 #   VITEST_ARGS  extra arguments or file filters for vitest  (default: none)
 #   BENCH_RUNS   repetitions per side in `make bench`        (default: 15)
 #   BENCH_VM_RUNS  boots per init in `make bench-vm`         (default: 3)
-#   CC           C compiler for agent/native/pid1.c          (default: gcc)
+#   CC           C compiler for agent/native/syscalls.c          (default: gcc)
 #   RUNTIME      images for smoke/images targets             (default: python node go)
 #   VULCAN_CACHE cache of kernels, images, tools, outside the checkout (default: /var/cache/vulcan-guest)
 #   VHOST_DEVICE_VSOCK_VERSION  pinned crate version         (default: 0.3.0)
@@ -46,7 +46,7 @@ export VULCAN_CACHE
 NODE_BIN := node_modules/.bin
 DEPS_STAMP := node_modules/.installed
 
-AGENT_SOURCES := $(shell find agent/src shared/src -name '*.ts' 2>/dev/null) agent/native/pid1.c agent/build.mjs
+AGENT_SOURCES := $(shell find agent/src shared/src -name '*.ts' 2>/dev/null) agent/native/syscalls.c agent/build.mjs
 
 .PHONY: deps build agent lint typecheck test bench bench-vm format clean system-deps kernel images verify-images smoke demo
 
@@ -65,10 +65,10 @@ lint: deps
 format: deps
 	$(NODE_BIN)/biome format --write .
 
-build/vulcan-guest.cjs build/pid1.node &: $(DEPS_STAMP) $(AGENT_SOURCES) package.json
+build/vulcan-guest.cjs build/syscalls.node &: $(DEPS_STAMP) $(AGENT_SOURCES) package.json
 	node agent/build.mjs
 
-build/vulcan-guest: build/vulcan-guest.cjs build/pid1.node agent/sea.mjs agent/node-options.json
+build/vulcan-guest: build/vulcan-guest.cjs build/syscalls.node agent/sea.mjs agent/node-options.json
 	node agent/sea.mjs
 
 agent: build/vulcan-guest

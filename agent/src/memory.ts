@@ -2,14 +2,15 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 
 /**
- * Keeping the agent small while it streams hundreds of MB. Every pipe read is a
- * fresh 64 KiB buffer outside the JS heap, owned by a tiny JS object; V8 only
- * collects once tens of MB of such external memory have piled up, and that pile
- * is memory the VM's workload does not get. A full GC every few MB read frees
- * them; with the agent's small heap (a 1 MiB semi-space, see agent/node-options.json)
- * it takes a few milliseconds. Measured on 200 MB of output (Node 24): peak RSS
- * growth +21 MiB with it, +52 MiB without; a young-generation GC does not free
- * the buffers (+39 MiB).
+ * Keeping the agent small while it streams hundreds of MB. The streaming path
+ * allocates nothing outside the JS heap (output pipes are read into one buffer,
+ * frames are written into reused chunks), but a little of every turn's garbage
+ * survives two scavenges and is promoted, so the old generation creeps up
+ * (~30 kB per scavenge) until V8 decides on a full GC — at ~20 MiB. A full GC
+ * every few MB read keeps that in check; with the agent's small heap (a 1 MiB
+ * semi-space, see agent/node-options.json) it takes ~4 ms. Measured on 100 MB
+ * of output (Node 24): old space +3.4 MiB with it, +16.7 MiB without. With
+ * Node's own pipes (the fallback, see run/pipes.ts) it also frees their read buffers.
  */
 type GcFunction = (options?: { type?: 'major' | 'minor'; execution?: 'sync' | 'async' }) => void;
 

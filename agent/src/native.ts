@@ -6,17 +6,18 @@ import path from 'node:path';
 /**
  * Loading the agent's two native addons:
  * - `vsock`: node-vsock (npm node-vsock-linux-x64-gnu), for AF_VSOCK listen/accept;
- * - `pid1`: our own agent/native/pid1.c, for mount/waitpid/reboot when PID 1.
+ * - `syscalls`: our own agent/native/syscalls.c: pipe2 for workload output, and
+ *   mount/waitpid/reboot when PID 1.
  * Order: VULCAN_<NAME>_ADDON if set; else the copy embedded in the single-file
  * binary (a SEA asset, written to a root-only file and dlopen'ed — the loader
  * needs a path); else the file the development build uses.
  */
-export type NativeName = 'vsock' | 'pid1';
+export type NativeName = 'vsock' | 'syscalls';
 
 /** SEA asset names, shared with the binary's build script. */
 export const NATIVE_ASSETS: Readonly<Record<NativeName, string>> = Object.freeze({
   vsock: 'node-vsock.node',
-  pid1: 'pid1.node',
+  syscalls: 'syscalls.node',
 });
 
 function dlopen<T>(file: string): T {
@@ -36,7 +37,7 @@ async function seaAsset(name: string): Promise<ArrayBuffer | undefined> {
 
 /**
  * Places where an embedded addon can be written. As PID 1, /run is not mounted
- * yet when pid1.node is needed, so the root filesystem's /run comes first and
+ * yet when syscalls.node is needed, so the root filesystem's /run comes first and
  * the kernel-mounted /dev is the fallback for a read-only root.
  */
 function extractDirs(): string[] {
@@ -71,7 +72,7 @@ function fromAsset<T>(name: NativeName, asset: ArrayBuffer): T {
 function fromDevelopmentBuild<T>(name: NativeName): T {
   const script = path.resolve(process.argv[1] ?? 'vulcan-guest');
   if (name === 'vsock') return createRequire(script)('node-vsock-linux-x64-gnu') as T;
-  return dlopen<T>(path.join(path.dirname(script), NATIVE_ASSETS.pid1));
+  return dlopen<T>(path.join(path.dirname(script), NATIVE_ASSETS.syscalls));
 }
 
 /** Loads an addon; throws an Error saying which source failed and why. */

@@ -94,7 +94,7 @@ export interface Init {
 
 /** Does what an init does; returns the handle main uses for shutdown. */
 export async function becomeInit(): Promise<Init> {
-  const native = await loadNative<Pid1Native>('pid1');
+  const native = await loadNative<Pid1Native>('syscalls');
   for (const [source, target, fstype, flags, data] of MOUNTS) {
     if (mounted().has(target)) continue;
     try {

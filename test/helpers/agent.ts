@@ -59,10 +59,11 @@ export class TestAgent {
    * @param extraArgs agent flags beyond --listen/--work-dir/--go-cache
    * @param options.wrap command the agent is started under (e.g. unshare for PID 1 tests)
    * @param options.baseDir where the temp dir goes (PID 1 mounts a tmpfs over /tmp)
+   * @param options.env variables added to the agent's environment
    */
   constructor(
     private readonly extraArgs: string[] = [],
-    private readonly options: { wrap?: string[]; baseDir?: string } = {},
+    private readonly options: { wrap?: string[]; baseDir?: string; env?: Record<string, string> } = {},
   ) {
     this.dir = mkdtempSync(path.join(options.baseDir ?? tmpdir(), 'vulcan-agent-'));
     // The workload user (nobody) must be able to reach the work dir through its parent.
@@ -117,7 +118,7 @@ export class TestAgent {
         testGoCache(),
         ...this.extraArgs,
       ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
+      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...this.options.env } },
     );
     this.#child = child;
     child.stderr?.on('data', (d: Buffer) => {

@@ -1,3 +1,5 @@
+import { StringDecoder } from 'node:string_decoder';
+
 /**
  * Turning a pipe's bytes into lines and into the capped copies the result carries.
  * Everything here is bounded: a line is at most `maxLineBytes`, and the captures
@@ -18,9 +20,14 @@ export function utf8Boundary(buf: Buffer, at: number): number {
  * dropped, like Go's bufio.ScanLines); a line longer than `maxLineBytes` is
  * emitted in pieces cut at UTF-8 boundaries. Bytes that are not valid UTF-8
  * become U+FFFD. `end()` delivers a last line that had no newline.
+ *
+ * Nothing of a pushed chunk is kept after `push` returns (the agent reads into
+ * one reused buffer): a line still open at the end of a chunk is copied into a
+ * line buffer of fixed size, allocated once.
  */
 export class LineSplitter {
-  #parts: Buffer[] = [];
+  /** The open line's bytes; one byte more than a piece, to see where the next piece starts. */
+  #line: Buffer | undefined;
   #length = 0;
 
   constructor(
@@ -33,41 +40,51 @@ export class LineSplitter {
     for (;;) {
       const newline = chunk.indexOf(0x0a, start);
       if (newline < 0) break;
-      this.#append(chunk.subarray(start, newline));
-      this.#emit(true);
+      this.#completeLine(chunk.subarray(start, newline));
       start = newline + 1;
     }
-    if (start < chunk.length) this.#append(chunk.subarray(start));
+    if (start < chunk.length) this.#add(chunk.subarray(start));
   }
 
   end(): void {
     if (this.#length > 0) this.#emit(false);
   }
 
-  #append(bytes: Buffer): void {
-    if (bytes.length === 0) return;
-    this.#parts.push(bytes);
-    this.#length += bytes.length;
-    while (this.#length > this.maxLineBytes) {
-      const all = this.#take();
-      const cut = utf8Boundary(all, this.maxLineBytes);
-      this.onLine(all.subarray(0, cut).toString('utf8'), cut);
-      this.#parts = [all.subarray(cut)];
-      this.#length = all.length - cut;
+  #completeLine(bytes: Buffer): void {
+    if (this.#length === 0 && bytes.length <= this.maxLineBytes) {
+      // The common case: the whole line is in this chunk; no copy.
+      const end = bytes[bytes.length - 1] === 0x0d ? bytes.length - 1 : bytes.length;
+      this.onLine(bytes.toString('utf8', 0, end), bytes.length + 1);
+      return;
+    }
+    this.#add(bytes);
+    this.#emit(true);
+  }
+
+  /** Appends to the open line, emitting a piece each time it grows past the maximum. */
+  #add(bytes: Buffer): void {
+    const max = this.maxLineBytes;
+    this.#line ??= Buffer.allocUnsafe(max + 1);
+    const line = this.#line;
+    let offset = 0;
+    while (offset < bytes.length) {
+      const copied = bytes.copy(line, this.#length, offset, Math.min(bytes.length, offset + max + 1 - this.#length));
+      this.#length += copied;
+      offset += copied;
+      if (this.#length > max) {
+        const cut = utf8Boundary(line.subarray(0, this.#length), max);
+        this.onLine(line.toString('utf8', 0, cut), cut);
+        line.copyWithin(0, cut, this.#length);
+        this.#length -= cut;
+      }
     }
   }
 
-  #take(): Buffer {
-    const all = this.#parts.length === 1 ? (this.#parts[0] as Buffer) : Buffer.concat(this.#parts, this.#length);
-    this.#parts = [];
-    this.#length = 0;
-    return all;
-  }
-
   #emit(newline: boolean): void {
-    const all = this.#take();
-    const end = newline && all[all.length - 1] === 0x0d ? all.length - 1 : all.length;
-    this.onLine(all.subarray(0, end).toString('utf8'), all.length + (newline ? 1 : 0));
+    const line = this.#line as Buffer;
+    const end = newline && this.#length > 0 && line[this.#length - 1] === 0x0d ? this.#length - 1 : this.#length;
+    this.onLine(line.toString('utf8', 0, end), this.#length + (newline ? 1 : 0));
+    this.#length = 0;
   }
 }
 
@@ -145,7 +162,11 @@ export class ByteCapture {
   text(): string {
     const head = this.head();
     const tail = this.tail();
-    if (this.omitted <= 0) return Buffer.concat([head, tail]).toString('utf8');
+    if (this.omitted <= 0) {
+      // Decoded piecewise (a character may straddle head and tail): no copy of up to 1 MiB to join them.
+      const decoder = new StringDecoder('utf8');
+      return decoder.write(head) + decoder.write(tail) + decoder.end();
+    }
     const headText = head.subarray(0, utf8Boundary(head, head.length)).toString('utf8');
     const tailText = tail.subarray(utf8Boundary(tail, 0)).toString('utf8');
     return `${headText}\n[vulcan-guest: ${this.omitted} bytes omitted]\n${tailText}`;

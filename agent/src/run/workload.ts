@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import path from 'node:path';
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import {
   type AppliedLimits,
   type ErrorCode,
@@ -23,6 +23,7 @@ import { WORKLOAD_PATH, workloadEnv } from './environment.js';
 import type { Identity } from './identity.js';
 import { applyLimits, type Capabilities } from './limits.js';
 import { ByteCapture, LineSplitter } from './output.js';
+import { type OutputPipe, openOutputPipes } from './pipes.js';
 import { findOnPath, RUNTIMES } from './runtimes.js';
 import { killUser } from './sweep.js';
 
@@ -83,7 +84,7 @@ function signalNumber(name: NodeJS.Signals): number {
 
 /** Per-run HOME (and TMPDIR inside it) under the scratch dir, emptied like the work dir. */
 async function prepareHome(scratchDir: string, identity: Identity | null): Promise<string> {
-  await mkdir(scratchDir, { recursive: true, mode: 0o755 });
+  mkdirSync(scratchDir, { recursive: true, mode: 0o755 });
   const home = path.join(scratchDir, 'home');
   await resetDir(home, identity);
   await resetDir(path.join(home, 'tmp'), identity);
@@ -117,8 +118,10 @@ export async function runWorkload(
   let home: string;
   let entrypoint: string;
   try {
-    await resetDir(context.workDir, context.identity);
-    home = await prepareHome(context.scratchDir, context.identity);
+    [, home] = await Promise.all([
+      resetDir(context.workDir, context.identity),
+      prepareHome(context.scratchDir, context.identity),
+    ]);
     ({ entrypoint } = await materialise(request, context.workDir, context.identity));
   } catch (error) {
     if (isVulcanError(error)) return failureFrom(error);
@@ -166,6 +169,12 @@ async function supervise(input: SuperviseInput): Promise<GuestResponse> {
   const { context, sender, hostGone, cgroup, limits } = input;
   const started = process.hrtime.bigint();
   const identity = context.identity;
+  let outputPipes: [OutputPipe, OutputPipe] | null;
+  try {
+    outputPipes = await openOutputPipes(identity);
+  } catch (error) {
+    return failureResponse('E_SPAWN', `cannot create the output pipes: ${(error as Error).message}`);
+  }
   let child: ChildProcess;
   try {
     const fileBlocks = String(limits.max_file_bytes / 512);
@@ -176,12 +185,17 @@ async function supervise(input: SuperviseInput): Promise<GuestResponse> {
         cwd: context.workDir,
         env: input.env,
         detached: true, // setsid: own session and process group, so one kill reaches the whole tree
-        stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
+        // fd 3 carries the go-ahead (see WRAPPER).
+        stdio: ['pipe', outputPipes?.[0].childFd ?? 'pipe', outputPipes?.[1].childFd ?? 'pipe', 'pipe'],
         ...(identity ? { uid: identity.uid, gid: identity.gid } : {}),
       },
     );
   } catch (error) {
+    for (const pipe of outputPipes ?? []) pipe.discard();
     return failureResponse('E_SPAWN', `cannot start ${input.command.file}: ${(error as Error).message}`);
+  } finally {
+    // The child has its own copies now: only then does it see end of file when it closes them.
+    for (const pipe of outputPipes ?? []) pipe.closeChildEnd();
   }
 
   trackChild(child.pid);
@@ -222,9 +236,10 @@ async function supervise(input: SuperviseInput): Promise<GuestResponse> {
   };
   const stdoutLines = new LineSplitter(LIMITS.maxLineBytes, emit('stdout'));
   const stderrLines = new LineSplitter(LIMITS.maxLineBytes, emit('stderr'));
-  const pipes = [child.stdout, child.stderr].filter((p) => p !== null);
+  // Only Node's own pipes allocate per read and need a forced GC now and then (see pipes.ts).
   const garbage = new GarbageBudget(LIMITS.gcEveryBytes);
   let paused = false;
+  let pipes: Readable[] = [];
   const throttle = (): void => {
     // Backpressure: a host that reads slowly slows the program down instead of growing our memory.
     if (paused || !sender.congested) return;
@@ -235,18 +250,17 @@ async function supervise(input: SuperviseInput): Promise<GuestResponse> {
       for (const pipe of pipes) pipe.resume();
     });
   };
-  child.stdout?.on('data', (chunk: Buffer) => {
-    stdoutCapture.push(chunk);
-    stdoutLines.push(chunk);
+  const reader = (capture: ByteCapture, lines: LineSplitter) => (chunk: Buffer) => {
+    capture.push(chunk);
+    lines.push(chunk);
     garbage.add(chunk.length);
     throttle();
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderrCapture.push(chunk);
-    stderrLines.push(chunk);
-    garbage.add(chunk.length);
-    throttle();
-  });
+  };
+  const onStdout = reader(stdoutCapture, stdoutLines);
+  const onStderr = reader(stderrCapture, stderrLines);
+  pipes = outputPipes
+    ? [outputPipes[0].start(onStdout), outputPipes[1].start(onStderr)]
+    : [child.stdout?.on('data', onStdout), child.stderr?.on('data', onStderr)].filter((p) => p !== undefined);
   const pipesClosed = Promise.all(pipes.map((p) => new Promise<void>((resolve) => p.once('close', () => resolve()))));
 
   let timedOut = false;
