@@ -14,6 +14,8 @@ export interface Programs {
   stderr: Partial<GuestRequest>;
   /** Prints "<uid> <cwd>". */
   identity: Partial<GuestRequest>;
+  /** Writes "via /dev/stdout" by reopening its stdout (works only on a pipe the agent made for it). */
+  devStdout: Partial<GuestRequest>;
   /** Two files; prints "hello archive". */
   archive: Partial<GuestRequest>;
   /** Starts a sleeping grandchild, prints "started", then sleeps. */
@@ -33,6 +35,7 @@ const python: Programs = {
   exit3: { code: 'import sys\nsys.exit(3)\n' },
   stderr: { code: 'import sys\nprint("e1", file=sys.stderr)\nprint("e2", file=sys.stderr)\n' },
   identity: { code: 'import os\nprint(os.getuid(), os.getcwd())\n' },
+  devStdout: { code: 'open("/dev/stdout", "w").write("via /dev/stdout\\n")\n' },
   archive: {
     code_archive: makeTarGz([
       { path: 'helper.py', data: 'def greet():\n    return "hello archive"\n' },
@@ -65,6 +68,7 @@ const node: Programs = {
   exit3: { code: 'process.exit(3)' },
   stderr: { code: 'console.error("e1");console.error("e2")' },
   identity: { code: 'console.log(process.getuid(), process.cwd())' },
+  devStdout: { code: 'require("fs").writeFileSync("/dev/stdout", "via /dev/stdout\\n")' },
   archive: {
     code_archive: makeTarGz([
       { path: 'helper.js', data: 'exports.greet = () => "hello archive";\n' },
@@ -103,6 +107,12 @@ const go: Programs = {
   exit3: { code: goMain(['os'], '\tos.Exit(3)') },
   stderr: { code: goMain(['fmt', 'os'], '\tfmt.Fprintln(os.Stderr, "e1")\n\tfmt.Fprintln(os.Stderr, "e2")') },
   identity: { code: goMain(['fmt', 'os'], '\twd, _ := os.Getwd()\n\tfmt.Println(os.Getuid(), wd)') },
+  devStdout: {
+    code: goMain(
+      ['os'],
+      '\tif err := os.WriteFile("/dev/stdout", []byte("via /dev/stdout\\n"), 0); err != nil {\n\t\tpanic(err)\n\t}',
+    ),
+  },
   archive: {
     code_archive: makeTarGz([
       { path: 'go.mod', data: 'module example.com/smoke\n\ngo 1.21\n' },

@@ -161,12 +161,17 @@ describe.each(runtimes)('%s.ext4', (runtime) => {
           const { response } = await run(vm(), runtime, p.identity);
           expect(response.output).toBe('1000 /work\n');
         });
+        // Only the agent's own pipes (syscalls addon loaded in the guest) can be reopened; Node's socketpairs cannot.
+        await check(runtime, 'stdout is a pipe it can reopen', async () => {
+          const { response } = await run(vm(), runtime, p.devStdout);
+          expect(response).toMatchObject({ status: 'ok', output: 'via /dev/stdout\n' });
+        });
         await check(runtime, runtime === 'go' ? 'module with a package' : 'two-file archive', async () => {
           const { response } = await run(vm(), runtime, p.archive);
           expect(response).toMatchObject({ exit_code: 0, output: 'hello archive\n' });
         });
       },
-      3 * RUN_TIMEOUT_S * 1000,
+      4 * RUN_TIMEOUT_S * 1000,
     );
 
     test(
