@@ -1,4 +1,4 @@
-import { realpath } from 'node:fs/promises';
+import { realpathSync } from 'node:fs';
 import path from 'node:path';
 import { VulcanError } from '@vulcan/shared';
 
@@ -37,9 +37,9 @@ export function checkLinkTarget(entry: string, target: string, what: string): vo
 }
 
 /** Resolves `relative` under `root` through any symlinks and fails unless the result is still inside `root`. */
-export async function resolveInside(root: string, relative: string, what: string): Promise<string> {
-  const realRoot = await realpath(root);
-  const real = await realpath(path.join(realRoot, relative));
+export function resolveInside(root: string, relative: string, what: string): string {
+  const realRoot = realpathSync(root);
+  const real = realpathSync(path.join(realRoot, relative));
   if (real !== realRoot && !real.startsWith(`${realRoot}/`)) {
     throw escapeError(what, relative, 'resolves outside the work directory');
   }

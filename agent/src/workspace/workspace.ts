@@ -1,5 +1,18 @@
-import { chmodSync, chownSync, constants, lstatSync, mkdirSync, readdirSync } from 'node:fs';
-import { chown, lstat, mkdir, open, rm } from 'node:fs/promises';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  constants,
+  fchownSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  rmdirSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { DEFAULT_ENTRYPOINTS, type GuestRequest, VulcanError } from '@vulcan/shared';
 import type { Identity } from '../run/identity.js';
@@ -10,21 +23,37 @@ import { checkRelative, resolveInside } from './paths.js';
  * request (a source file, an archive, or both), owned by the workload's user.
  */
 
-/**
- * Empties `dir` (creating it if needed) and hands it to `owner`, mode 0700. The dir itself may be a mount point.
- * The metadata calls are synchronous (microseconds each on a local disk, where a trip through libuv's
- * thread pool costs ~0.1 ms, and they sit on every request's path); only removing what a workload
- * left, which may be a large tree, runs off the event loop.
+/*
+ * File system calls on a request's path are synchronous: each takes microseconds on the VM's
+ * disk, where a trip through libuv's thread pool costs 0.1–0.2 ms, and a run made a dozen of
+ * them in sequence before it could spawn. Only what can take long runs off the event loop:
+ * removing directory trees a workload left, and extracting archives.
  */
+
+/** Removes `dir` if it is empty (the common case: last run's TMPDIR); false if it is not. */
+function removeEmptyDir(dir: string): boolean {
+  try {
+    rmdirSync(dir);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOTEMPTY') return false;
+    throw error;
+  }
+}
+
+/** Empties `dir` (creating it if needed) and hands it to `owner`, mode 0700. The dir itself may be a mount point. */
 export async function resetDir(dir: string, owner: Identity | null): Promise<void> {
   mkdirSync(dir, { recursive: true });
   if (!lstatSync(dir).isDirectory()) {
     throw new VulcanError('E_WORKSPACE', `${dir} is not a directory`);
   }
-  const entries = readdirSync(dir);
-  if (entries.length > 0) {
-    await Promise.all(entries.map((name) => rm(path.join(dir, name), { recursive: true, force: true })));
+  const trees: Promise<void>[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const target = path.join(dir, entry.name);
+    if (!entry.isDirectory()) unlinkSync(target);
+    else if (!removeEmptyDir(target)) trees.push(rm(target, { recursive: true, force: true }));
   }
+  await Promise.all(trees);
   if (owner) chownSync(dir, owner.uid, owner.gid);
   chmodSync(dir, 0o700);
 }
@@ -40,22 +69,22 @@ export function legacyArchive(code: string): Buffer | undefined {
 }
 
 /** Writes `content` to `relative` under `root` without following a symlink at the destination. */
-async function writeCodeFile(root: string, relative: string, content: string, owner: Identity | null): Promise<void> {
+function writeCodeFile(root: string, relative: string, content: string, owner: Identity | null): void {
   const parent = path.posix.dirname(relative);
   if (parent !== '.') {
-    await mkdir(path.join(root, parent), { recursive: true });
-    await resolveInside(root, parent, 'entrypoint');
+    mkdirSync(path.join(root, parent), { recursive: true });
+    resolveInside(root, parent, 'entrypoint');
     if (owner) {
       for (let dir = parent; dir !== '.'; dir = path.posix.dirname(dir)) {
-        await chown(path.join(root, dir), owner.uid, owner.gid);
+        chownSync(path.join(root, dir), owner.uid, owner.gid);
       }
     }
   }
   // WARNING: O_NOFOLLOW, so an archive's symlink named like the entrypoint cannot redirect this write.
   const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
-  let handle: Awaited<ReturnType<typeof open>>;
+  let fd: number;
   try {
-    handle = await open(path.join(root, relative), flags, 0o644);
+    fd = openSync(path.join(root, relative), flags, 0o644);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ELOOP') {
       throw new VulcanError('E_PATH_ESCAPE', `entrypoint ${JSON.stringify(relative)} is a symlink`, {
@@ -65,10 +94,10 @@ async function writeCodeFile(root: string, relative: string, content: string, ow
     throw error;
   }
   try {
-    await handle.writeFile(content, 'utf8');
-    if (owner) await handle.chown(owner.uid, owner.gid);
+    writeFileSync(fd, content, 'utf8');
+    if (owner) fchownSync(fd, owner.uid, owner.gid);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
 
@@ -97,10 +126,10 @@ export async function materialise(
     const { extractArchive } = await import('./archive.js');
     await extractArchive(archive, workDir, { owner: owner ?? undefined });
   }
-  if (!legacy && (request.code !== '' || !archive)) await writeCodeFile(workDir, entrypoint, request.code, owner);
+  if (!legacy && (request.code !== '' || !archive)) writeCodeFile(workDir, entrypoint, request.code, owner);
   let real: string;
   try {
-    real = await resolveInside(workDir, entrypoint, 'entrypoint');
+    real = resolveInside(workDir, entrypoint, 'entrypoint');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new VulcanError('E_BAD_REQUEST', `entrypoint ${JSON.stringify(entrypoint)} is not in the archive`, {
@@ -109,7 +138,7 @@ export async function materialise(
     }
     throw error;
   }
-  if (!(await lstat(real)).isFile()) {
+  if (!lstatSync(real).isFile()) {
     throw new VulcanError('E_BAD_REQUEST', `entrypoint ${JSON.stringify(entrypoint)} is not a regular file`, {
       field: 'entrypoint',
     });

@@ -41,13 +41,13 @@ describe('checkLinkTarget', () => {
 });
 
 describe('resolveInside', () => {
-  test('follows symlinks and refuses those that lead out', async () => {
+  test('follows symlinks and refuses those that lead out', () => {
     const root = mkdtempSync(path.join(tmpdir(), 'paths-'));
     mkdirSync(path.join(root, 'd'));
     writeFileSync(path.join(root, 'd/f'), '');
     symlinkSync('d/f', path.join(root, 'in'));
     symlinkSync('/etc/hostname', path.join(root, 'out'));
-    await expect(resolveInside(root, 'in', 'entrypoint')).resolves.toBe(path.join(root, 'd/f'));
-    await expect(resolveInside(root, 'out', 'entrypoint')).rejects.toMatchObject({ code: 'E_PATH_ESCAPE' });
+    expect(resolveInside(root, 'in', 'entrypoint')).toBe(path.join(root, 'd/f'));
+    expect(() => resolveInside(root, 'out', 'entrypoint')).toThrow(expect.objectContaining({ code: 'E_PATH_ESCAPE' }));
   });
 });
