@@ -38,6 +38,12 @@ export interface DialOptions {
   readonly signal?: AbortSignal;
   /** Absolute time (ms since epoch, as Date.now()) after which the call fails with E_DEADLINE. */
   readonly deadline?: number;
+  /**
+   * How long one attempt waits for the answer to `CONNECT` before it counts as failed (and is
+   * retried). A VMM can lose a CONNECT sent while the guest's vsock driver starts; without
+   * this the attempt would wait for ever. Default 2 s (a listening guest answers in ms).
+   */
+  readonly handshakeTimeoutMs?: number;
 }
 
 export interface RunOptions extends DialOptions {
@@ -102,34 +108,42 @@ function withSocket<T>(
 function attempt(options: DialOptions): Promise<GuestConnection> {
   const socket = net.createConnection(options.path);
   const hybrid = (options.transport ?? 'hybrid') === 'hybrid';
+  const handshakeTimeoutMs = options.handshakeTimeoutMs ?? 2000;
   return withSocket<GuestConnection>(socket, options, (resolve, reject) => {
     let reply = Buffer.alloc(0);
+    const fail = (error: unknown): void => {
+      cleanup();
+      reject(error);
+    };
     const onError = (error: NodeJS.ErrnoException): void => {
       const transient = error.code === 'ENOENT' || error.code === 'ECONNREFUSED' || error.code === 'ECONNRESET';
-      reject(transient ? new NotReady(`${options.path}: ${error.code}`) : error);
+      fail(transient ? new NotReady(`${options.path}: ${error.code}`) : error);
     };
-    const onClose = (): void => reject(new NotReady('closed during the handshake: nothing listens on the guest port'));
+    const onClose = (): void => fail(new NotReady('closed during the handshake: nothing listens on the guest port'));
     const onData = (chunk: Buffer): void => {
       reply = Buffer.concat([reply, chunk]);
       const newline = reply.indexOf(0x0a);
       if (newline < 0) {
         if (reply.byteLength > MAX_HANDSHAKE_LINE) {
-          reject(
-            new VulcanError('E_HANDSHAKE', `handshake reply too long: ${JSON.stringify(reply.toString('latin1'))}`),
-          );
+          fail(new VulcanError('E_HANDSHAKE', `handshake reply too long: ${JSON.stringify(reply.toString('latin1'))}`));
         }
         return;
       }
       const line = reply.subarray(0, newline).toString('latin1');
       if (!/^OK [0-9]+$/.test(line)) {
-        reject(new VulcanError('E_HANDSHAKE', `handshake refused: ${JSON.stringify(line)}`));
+        fail(new VulcanError('E_HANDSHAKE', `handshake refused: ${JSON.stringify(line)}`));
         return;
       }
       cleanup();
       socket.pause();
       resolve({ socket, pending: reply.subarray(newline + 1) });
     };
+    const silence = setTimeout(() => {
+      socket.destroy();
+      fail(new NotReady(`no answer to CONNECT within ${handshakeTimeoutMs} ms`));
+    }, handshakeTimeoutMs);
     const cleanup = (): void => {
+      clearTimeout(silence);
       socket.off('error', onError).off('close', onClose).off('data', onData);
     };
     socket.on('error', onError).on('close', onClose);

@@ -15,8 +15,9 @@ import {
 export interface FakeGuestOptions {
   /** Speak the hybrid-vsock handshake (Firecracker) or not (agent on a plain unix socket). */
   handshake: boolean;
-  /** Reply to `CONNECT`: a line to send, or 'close' for "nothing listens on that port". */
-  reply?: (attempt: number) => string | 'close';
+  /** Reply to `CONNECT`: a line to send, 'close' for "nothing listens on that port", or
+   * 'silent' for a CONNECT the VMM lost (seen with vhost-device-vsock while the guest boots). */
+  reply?: (attempt: number) => string | 'close' | 'silent';
   /** What the guest does with the decoded request. */
   serve?: (request: GuestRequest, socket: net.Socket, send: (m: GuestMessage) => void) => void;
 }
@@ -49,6 +50,7 @@ export class FakeGuest {
         this.handshakes.push(buffered.subarray(0, nl + 1).toString());
         const reply = this.options.reply?.(n) ?? 'OK 1073741824\n';
         if (reply === 'close') return void socket.destroy();
+        if (reply === 'silent') return;
         socket.write(reply);
         this.#serve(socket, buffered.subarray(nl + 1));
       };

@@ -60,6 +60,24 @@ describe('hybrid vsock (Firecracker) transport', () => {
     expect(response.exit_code).toBe(0);
   });
 
+  test('a CONNECT the VMM never answers is given up after the handshake timeout and retried', async () => {
+    guest = await new FakeGuest({
+      handshake: true,
+      reply: (attempt) => (attempt === 0 ? 'silent' : 'OK 1\n'),
+      serve: echoServe,
+    }).start();
+    const response = await runOnGuest(request, { path: guest.path, backoffMs: 10, handshakeTimeoutMs: 100 });
+    expect(guest.handshakes).toHaveLength(2);
+    expect(response.exit_code).toBe(0);
+  });
+
+  test('a VMM that never answers CONNECT ends in E_GUEST_UNREACHABLE, not a hang', async () => {
+    guest = await new FakeGuest({ handshake: true, reply: () => 'silent' }).start();
+    await expect(
+      runOnGuest(request, { path: guest.path, attempts: 2, backoffMs: 5, handshakeTimeoutMs: 50 }),
+    ).rejects.toMatchObject({ code: 'E_GUEST_UNREACHABLE', message: expect.stringContaining('no answer to CONNECT') });
+  });
+
   test('gives up with E_GUEST_UNREACHABLE when the guest never listens', async () => {
     guest = await new FakeGuest({ handshake: true, reply: () => 'close' }).start();
     await expect(runOnGuest(request, { path: guest.path, attempts: 3, backoffMs: 5 })).rejects.toMatchObject({
