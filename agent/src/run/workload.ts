@@ -294,6 +294,7 @@ async function supervise(input: SuperviseInput): Promise<GuestResponse> {
   for (const pipe of pipes) pipe.destroy();
   stdoutLines.end();
   stderrLines.end();
+  garbage.settle();
   const stats = cgroup?.stats() ?? {};
 
   if (outcome instanceof Error) {
