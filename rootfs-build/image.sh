@@ -25,7 +25,9 @@ margin_mib=${VULCAN_IMAGE_MARGIN_MIB:-64}
 workload_uid=1000
 
 case $runtime in
-  python) packages=python3 ;;
+  # socat serves only `make bench-vm`: booted as init instead of ours, it is the bare vsock listener
+  # the agent's share of boot time is measured against, on this very image.
+  python) packages=python3,socat ;;
   node) packages= ;; # the runtime is the pinned Node the agent embeds, copied from node_modules
   go) packages=golang-go ;;
   *) fail "unknown runtime '$runtime' (python, node or go)" ;;
@@ -152,6 +154,9 @@ GO
   mkfs.ext4 -q -F -b 4096 -N "$inodes" -L "vulcan-$runtime" -d "$dir" "$work/image.ext4"
   mv "$work/image.ext4" "$image_cache.partial"
   mv "$image_cache.partial" "$image_cache"
+  # Every agent build makes a new image: keep this one and the previous one, not hundreds of MiB per build.
+  find "$VULCAN_CACHE/images" -maxdepth 1 -name "$runtime-*.ext4" ! -newer "$image_cache" ! -path "$image_cache" -printf '%T@ %p\n' |
+    sort -rn | tail -n +2 | cut -d' ' -f2- | xargs -r rm -f --
 fi
 
 cp --sparse=always "$image_cache" "$out/$runtime.ext4.partial"

@@ -21,8 +21,19 @@ import {
  * is usable.
  */
 
-/** Which init the kernel starts: the image's /sbin/init, or the agent itself (the Go host's command line). */
-export type InitMode = 'image' | 'agent';
+/**
+ * Which init the kernel starts: the image's /sbin/init, the agent itself (the Go host's
+ * command line), or — for `make bench-vm`'s baseline — a shell one-liner that only listens
+ * on vsock 1024 with socat (python.ext4 carries socat for this).
+ */
+export type InitMode = 'image' | 'agent' | 'socat';
+
+/**
+ * The bare vsock listener booted as init for the boot-time baseline: accepts, echoes, nothing else.
+ * No `--`: QEMU's microvm and Firecracker append their virtio_mmio.device parameters after ours, and
+ * those must stay kernel parameters; words the kernel does not know (no `=`) go to init's argv anyway.
+ */
+export const SOCAT_INIT = `init=/bin/sh -c "exec socat VSOCK-LISTEN:${DEFAULT_VSOCK_PORT},fork EXEC:/bin/cat"`;
 
 export interface BootOptions {
   readonly runtime: Runtime;
@@ -58,7 +69,9 @@ export interface Launcher {
 /** The kernel command line of the Vulcan host, plus what this VMM needs. */
 export function kernelCommandLine(init: InitMode, extra: string[] = []): string {
   const base = ['console=ttyS0', 'reboot=k', 'panic=1', 'pci=off', ...extra];
-  return (init === 'agent' ? [...base, `init=${GUEST_AGENT_PATH}`] : base).join(' ');
+  if (init === 'agent') base.push(`init=${GUEST_AGENT_PATH}`);
+  if (init === 'socat') base.push(SOCAT_INIT);
+  return base.join(' ');
 }
 
 /** The build's outputs, unless the host configuration (VULCAN_FC_*) says otherwise. */
@@ -301,6 +314,8 @@ export async function waitReady(vm: MicroVm, timeoutMs: number): Promise<number>
         port: DEFAULT_VSOCK_PORT,
         attempts: 1,
         deadline: Math.max(deadline, Date.now() + 1000),
+        // A CONNECT sent while the guest's vsock driver starts can be lost: retry it rather than wait.
+        handshakeTimeoutMs: 500,
       });
       const readyMs = Date.now() - vm.startedAt;
       connection.socket.destroy();
