@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { log } from './log.js';
 import { loadNative } from './native.js';
 import { WORKLOAD_PATH } from './run/environment.js';
@@ -31,6 +31,14 @@ const MOUNTS: readonly [source: string, target: string, fstype: string, flags: n
   ['tmpfs', '/run', 'tmpfs', MS_NOSUID | MS_NODEV, 'mode=0755'],
   // favordynmods: moving a process into a fresh cgroup then costs 0.1 ms instead of ~19 ms (no synchronize_rcu).
   ['cgroup2', '/sys/fs/cgroup', 'cgroup2', MS_NOSUID | MS_NODEV | MS_NOEXEC, 'favordynmods'],
+];
+
+/** The links udev or systemd would make: programs reopen /dev/stdout, shells use /dev/fd. */
+const DEV_LINKS: readonly [target: string, link: string][] = [
+  ['/proc/self/fd', '/dev/fd'],
+  ['/proc/self/fd/0', '/dev/stdin'],
+  ['/proc/self/fd/1', '/dev/stdout'],
+  ['/proc/self/fd/2', '/dev/stderr'],
 ];
 
 /** Pids the agent spawned through Node: libuv reaps those itself, so we must not. */
@@ -108,6 +116,15 @@ export async function becomeInit(): Promise<Init> {
       }
     } catch (error) {
       log('warn', `init: cannot mount ${fstype} on ${target}: ${(error as Error).message}`);
+    }
+  }
+  for (const [target, link] of DEV_LINKS) {
+    try {
+      symlinkSync(target, link);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+        log('warn', `init: cannot link ${link}: ${(error as Error).message}`);
+      }
     }
   }
   try {

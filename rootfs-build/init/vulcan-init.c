@@ -56,10 +56,23 @@ static void loopback_up(void) {
   close(fd);
 }
 
+// The links udev or systemd would make: programs reopen /dev/stdout, shells use /dev/fd.
+static void dev_links(void) {
+  static const char *const links[][2] = {
+      {"/proc/self/fd", "/dev/fd"},
+      {"/proc/self/fd/0", "/dev/stdin"},
+      {"/proc/self/fd/1", "/dev/stdout"},
+      {"/proc/self/fd/2", "/dev/stderr"},
+  };
+  for (size_t i = 0; i < sizeof links / sizeof links[0]; i++)
+    if (symlink(links[i][0], links[i][1]) != 0 && errno != EEXIST) say("cannot link %s: %s", links[i][1], strerror(errno));
+}
+
 static void prepare(void) {
   mount_fs("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
   mount_fs("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
   mount_fs("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
+  dev_links();
   mount_fs("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "gid=5,mode=0620,ptmxmode=0666");
   mount_fs("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
   mount_fs("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type Runtime, runOnGuest } from '@vulcan/shared';
-import { artefacts, defaultQemuLauncher, type InitMode, type MicroVm, waitReady } from '../smoke/vm.js';
+import { artefacts, bootReady, defaultQemuLauncher, type InitMode, type MicroVm } from '../smoke/vm.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const { values } = parseArgs({
@@ -30,13 +30,23 @@ function consoleTime(text: string, pattern: RegExp): number | undefined {
   return seconds === undefined ? undefined : Number(seconds);
 }
 
-async function withVm<T>(runtime: Runtime, init: InitMode, body: (vm: MicroVm) => Promise<T>): Promise<T> {
+/** Boots a VM, waits for its first CONNECT/OK, runs `body`, and stops the VM. */
+async function withVm<T>(
+  runtime: Runtime,
+  init: InitMode,
+  body: (vm: MicroVm, readyMs: number) => Promise<T>,
+): Promise<T> {
   const dir = mkdtempSync(path.join(tmpdir(), 'bench-vm-'));
-  const vm = await launcher.boot({ runtime, init, dir, cid: cid++ });
+  let vm: MicroVm | undefined;
   try {
-    return await body(vm);
+    const booted = await bootReady(launcher, { runtime, init, dir, cid: cid++ }, 120_000);
+    vm = booted.vm;
+    return await body(vm, booted.readyMs);
+  } catch (error) {
+    vm ??= (error as { vm?: MicroVm }).vm;
+    throw error;
   } finally {
-    await vm.kill();
+    await vm?.kill();
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -52,8 +62,7 @@ const boots: { init: InitMode; readyMs: number; kernelS?: number; agentS?: numbe
 for (let i = 0; i < runs; i++) {
   for (const init of INITS) {
     boots.push(
-      await withVm('python', init, async (vm) => {
-        const readyMs = await waitReady(vm, 120_000);
+      await withVm('python', init, async (vm, readyMs) => {
         await new Promise((resolve) => setTimeout(resolve, 200));
         const text = vm.console();
         const kernelS = consoleTime(text, /Run \/\S+ as init process/);
@@ -90,7 +99,6 @@ const hello = 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("hello"
 const goRuns = values['skip-go']
   ? undefined
   : await withVm('go', 'image', async (vm) => {
-      await waitReady(vm, 120_000);
       const time = async (env?: Record<string, string>): Promise<number> => {
         const started = Date.now();
         const response = await runOnGuest(

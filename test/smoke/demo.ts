@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_VSOCK_PORT, runOnGuest } from '@vulcan/shared';
-import { artefacts, defaultQemuLauncher, waitReady } from './vm.js';
+import { artefacts, bootReady, defaultQemuLauncher } from './vm.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const { config, rootfsDir } = artefacts(root);
@@ -22,9 +22,8 @@ print("done")
 
 const dir = mkdtempSync(path.join(tmpdir(), 'vulcan-demo-'));
 console.log(`booting python.ext4 with ${launcher.name} (${config.defaultMemMb} MiB, ${config.defaultVcpus} vCPU)…`);
-const vm = await launcher.boot({ runtime: 'python', init: 'image', dir, cid: 3 });
+const { vm, readyMs } = await bootReady(launcher, { runtime: 'python', init: 'image', dir, cid: 3 }, 90_000);
 try {
-  const readyMs = await waitReady(vm, 90_000);
   console.log(
     `agent ready ${readyMs} ms after the VMM started; sending the program over vsock (CONNECT ${DEFAULT_VSOCK_PORT})\n`,
   );
