@@ -16,8 +16,8 @@ import type { Identity } from './identity.js';
  * buffer the agent owns, so reading allocates nothing (measured on 100 MB: +1.4 MiB).
  * Consumers get a view of that buffer that is valid only during the callback.
  *
- * When the addon cannot be loaded, Node's pipes are used (`null` here) and the
- * caller falls back to collecting garbage on a byte budget (see memory.ts).
+ * When the addon cannot be loaded, Node's pipes are used (`null` here, and a
+ * warning once); the byte-budget GC (memory.ts) then frees their read buffers too.
  */
 interface PipeNative {
   pipe(): [readFd: number, writeFd: number];

@@ -280,8 +280,9 @@ describe('output', () => {
       expect(result.response.log_lines?.filter((l) => l !== 'x'.repeat(99))).toHaveLength(1);
       const peakGrowthMiB = (fresh.memoryKiB().peak - baseline) / 1024;
       console.log(`agent peak RSS growth while streaming 200 MB: ${peakGrowthMiB.toFixed(1)} MiB`);
-      // Bounded: nothing like the 200 MB that went through. `make bench` tracks the exact figure.
-      expect(peakGrowthMiB).toBeLessThan(64);
+      // Bounded: nothing like the 200 MB that went through (measured ~20 MiB, file-backed pages of the
+      // binary included; it was ~30 before the pipes and chunks were reused). `make bench` tracks the figure.
+      expect(peakGrowthMiB).toBeLessThan(40);
     } finally {
       await fresh.stop();
     }
