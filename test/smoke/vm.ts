@@ -363,20 +363,17 @@ export async function bootReady(
   options: BootOptions,
   timeoutMs: number,
 ): Promise<{ vm: MicroVm; readyMs: number; reboots: number }> {
-  const first = await launcher.boot(options);
-  try {
-    return { vm: first, readyMs: await waitReady(first, timeoutMs), reboots: 0 };
-  } catch (error) {
-    if (!(error instanceof VsockSilentError)) throw Object.assign(error as Error, { vm: first });
-    console.warn(`${options.runtime} (${options.init} init): ${error.message}; booting it again`);
-    await first.kill();
-  }
-  const dir = path.join(options.dir, 'reboot');
-  mkdirSync(dir);
-  const vm = await launcher.boot({ ...options, dir });
-  try {
-    return { vm, readyMs: await waitReady(vm, timeoutMs), reboots: 1 };
-  } catch (error) {
-    throw Object.assign(error as Error, { vm });
+  for (let reboots = 0; ; reboots++) {
+    // A fresh directory for a second boot: the first VM's sockets are still there.
+    const dir = reboots === 0 ? options.dir : path.join(options.dir, `reboot-${reboots}`);
+    if (reboots > 0) mkdirSync(dir);
+    const vm = await launcher.boot({ ...options, dir });
+    try {
+      return { vm, readyMs: await waitReady(vm, timeoutMs), reboots };
+    } catch (error) {
+      if (!(error instanceof VsockSilentError) || reboots >= 1) throw Object.assign(error as Error, { vm });
+      console.warn(`${options.runtime} (${options.init} init): ${error.message}; booting it again`);
+      await vm.kill();
+    }
   }
 }

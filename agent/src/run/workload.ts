@@ -236,7 +236,7 @@ async function supervise(input: SuperviseInput): Promise<GuestResponse> {
   };
   const stdoutLines = new LineSplitter(LIMITS.maxLineBytes, emit('stdout'));
   const stderrLines = new LineSplitter(LIMITS.maxLineBytes, emit('stderr'));
-  // Only Node's own pipes allocate per read and need a forced GC now and then (see pipes.ts).
+  // Bounds the old generation while streaming (and frees Node's read buffers on the fallback pipes): memory.ts.
   const garbage = new GarbageBudget(LIMITS.gcEveryBytes);
   let paused = false;
   let pipes: Readable[] = [];
